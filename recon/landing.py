@@ -1,0 +1,213 @@
+"""The Parquet lake: buffered, durable writes; quarantine; cursor state committed after the data.
+
+The lake is append-only. A checkpoint writes every buffered table (one file per business-date
+partition, zstd, one row group), each to a temporary name that is fsynced and renamed; only then
+does the caller commit its cursor. A crash before the commit means the next run lands the same
+records again: the views in the catalog keep one row per natural key and content, so a rerun
+never shows a duplicate (dedupe happens in the views, see README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .schemas import QUARANTINE, TABLES
+
+# Stale temporary files of a killed run are removed after this long (a live run is never that slow
+# between writing and renaming one file).
+_STALE_TMP_SECONDS = 3600
+
+
+def canonical_json(record: Any) -> str:
+    """The record as landed: keys sorted, exact numbers, bad UTF-8 kept as escapes."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def content_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def safe_text(raw: str) -> str:
+    """Parquet strings must be valid UTF-8; undecodable bytes are kept visible as escapes."""
+    return raw.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class Lake:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "_state"
+
+    def ensure(self) -> None:
+        for path in (self.raw, self.quarantine_dir, self.state_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_tmp()
+
+    def _remove_stale_tmp(self) -> None:
+        cutoff = time.time() - _STALE_TMP_SECONDS
+        for base in (self.raw, self.quarantine_dir, self.state_dir):
+            for tmp in base.rglob(".*.tmp"):
+                try:
+                    if tmp.stat().st_mtime < cutoff:
+                        tmp.unlink()
+                except FileNotFoundError:
+                    pass
+
+    # --- state: cursors, watermarks, run manifests -------------------------------------------
+    def state_path(self, *parts: str) -> Path:
+        safe = [p.replace("/", "_").replace("\\", "_") for p in parts]
+        return self.state_dir.joinpath(*safe[:-1], safe[-1] + ".json")
+
+    def read_state(self, *parts: str) -> dict[str, Any] | None:
+        path = self.state_path(*parts)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def write_state(self, value: dict[str, Any], *parts: str) -> None:
+        atomic_write(self.state_path(*parts), (json.dumps(value, indent=1, sort_keys=True) + "\n").encode())
+
+    def table_files(self, table: str) -> list[Path]:
+        return sorted((self.raw / table).rglob("*.parquet"))
+
+    def quarantine_files(self) -> list[Path]:
+        return sorted(self.quarantine_dir.rglob("*.parquet"))
+
+
+class Landing:
+    """Buffers one source's rows until a checkpoint makes them durable."""
+
+    def __init__(self, lake: Lake, run_id: str, source: str) -> None:
+        self.lake = lake
+        self.run_id = run_id
+        self.source = source
+        self.landed_at = datetime.now(timezone.utc)
+        self._batches: dict[str, list[pa.RecordBatch]] = defaultdict(list)
+        self._quarantine: list[dict[str, Any]] = []
+        self._seq = 0
+        self._files = 0
+        self.pending = 0
+        self.landed: dict[str, int] = defaultdict(int)
+        self.quarantined: dict[str, int] = defaultdict(int)
+
+    def next_row_id(self) -> str:
+        self._seq += 1
+        return f"{self.run_id}:{self._seq}"
+
+    def stamp(self, row: dict[str, Any], raw: str) -> dict[str, Any]:
+        """Add the landing columns to a normalised row."""
+        row["_source"] = self.source
+        row["_run_id"] = self.run_id
+        row["_landed_at"] = self.landed_at
+        row["_row_id"] = self.next_row_id()
+        row["_hash"] = content_hash(raw)
+        row["_raw"] = safe_text(raw)
+        return row
+
+    def add(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        schema = TABLES[table].schema
+        self._batches[table].append(pa.RecordBatch.from_pylist(rows, schema=schema))
+        self.pending += len(rows)
+
+    def quarantine(self, kind: str, reason: str, record: Any, *, record_id: str | None = None,
+                   context: str | None = None) -> None:
+        raw = canonical_json(record) if not isinstance(record, str) else record
+        kind_of = reason_kind(reason)
+        self._quarantine.append({
+            "source": self.source, "kind": kind, "reason": reason, "reason_kind": kind_of,
+            "record_id": safe_text(record_id) if record_id else None,
+            "context": context, "raw": safe_text(raw), "_hash": content_hash(raw),
+            "_run_id": self.run_id, "_landed_at": self.landed_at,
+        })
+        self.quarantined[kind_of] += 1
+        self.pending += 1
+
+    def _write(self, directory: Path, table: pa.Table) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._files += 1
+        final = directory / f"part-{self.run_id}-{self._files:05d}.parquet"
+        tmp = directory / f".{final.name}.tmp"
+        pq.write_table(table, tmp, compression="zstd", row_group_size=max(len(table), 1))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(directory)
+
+    def checkpoint(self) -> None:
+        """Make everything buffered durable. The caller commits its cursor after this returns."""
+        for name, batches in self._batches.items():
+            spec = TABLES[name]
+            table = pa.Table.from_batches(batches, schema=spec.schema)
+            part_col = table.column(spec.partition)
+            data = table.drop_columns([spec.partition])
+            for value in pc.unique(part_col).to_pylist():
+                mask = pc.is_null(part_col) if value is None else pc.equal(part_col, pa.scalar(value, pa.date32()))
+                chunk = data.filter(mask)
+                label = "__HIVE_DEFAULT_PARTITION__" if value is None else value.isoformat()
+                self._write(self.lake.raw / name / f"{spec.partition}={label}", chunk)
+            self.landed[name] += table.num_rows
+        if self._quarantine:
+            table = pa.Table.from_pylist(self._quarantine, schema=QUARANTINE)
+            self._write(self.lake.quarantine_dir / self.source, table)
+        self._batches.clear()
+        self._quarantine.clear()
+        self.pending = 0
+
+
+def reason_kind(reason: str) -> str:
+    """Group reasons for counting: 'amount "12.5" is not…' and 'amount "x" is not…' are one kind."""
+    words = []
+    for word in reason.split():
+        if any(ch.isdigit() for ch in word) or word.startswith(("'", '"')):
+            words.append("…")
+        else:
+            words.append(word)
+    return " ".join(words)

@@ -1,0 +1,161 @@
+"""Validation of single values from the APIs: IDs, timestamps, currencies, VAT rates.
+
+Each function returns the clean value or raises ``BadValue`` with a reason that ends up in
+quarantine, so the reasons must read well to an accountant.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+class BadValue(ValueError):
+    """A record field that fails validation; the record goes to quarantine with this reason."""
+
+
+# Active ISO 4217 codes: a typo such as "NOKK" or "nok" is quarantined rather than landed.
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
+)
+
+_FRACTION_RE = re.compile(r"(\.\d{6})\d+")
+_BASIC_OFFSET_RE = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def has_bad_text(value: Any) -> bool:
+    """True if a decoded string still carries bytes that were not valid UTF-8."""
+    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def req(record: dict[str, Any], key: str) -> Any:
+    if not isinstance(record, dict):
+        raise BadValue("record is not a JSON object")
+    value = record.get(key)
+    if value is None or value == "":
+        raise BadValue(f"missing {key}")
+    return value
+
+
+def ident(value: Any, field: str, *, required: bool = True) -> str | None:
+    """IDs are strings inside, whether the API sent a string or an integer."""
+    if value is None or value == "":
+        if required:
+            raise BadValue(f"missing {field}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BadValue(f"{field} {value!r} is not a string or integer id")
+    text = str(value)
+    if has_bad_text(text):
+        raise BadValue(f"{field} is not valid UTF-8")
+    if len(text) > 200:
+        raise BadValue(f"{field} is longer than 200 characters")
+    return text
+
+
+def text(value: Any, field: str, *, max_len: int = 10_000) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadValue(f"{field} {value!r} is not a string")
+    if has_bad_text(value):
+        raise BadValue(f"{field} is not valid UTF-8")
+    if len(value) > max_len:
+        raise BadValue(f"{field} is longer than {max_len} characters")
+    return value
+
+
+def timestamp(value: Any, field: str, *, required: bool = True) -> datetime | None:
+    """ISO 8601 to an aware UTC datetime. A time without an offset is UTC: the APIs say so."""
+    if value is None or value == "":
+        if required:
+            raise BadValue(f"missing {field}")
+        return None
+    if not isinstance(value, str):
+        raise BadValue(f"{field} {value!r} is not a timestamp string")
+    raw = value.strip()
+    # Python's parser takes at most microseconds and wants "+02:00"; the APIs also send
+    # nanoseconds ("…000000000Z") and basic offsets ("+0200").
+    cleaned = _FRACTION_RE.sub(r"\1", raw.replace("z", "Z"))
+    cleaned = _BASIC_OFFSET_RE.sub(r"\1:\2", cleaned) if "T" in cleaned else cleaned
+    try:
+        parsed = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise BadValue(f"{field} {value!r} is not an ISO 8601 timestamp") from None
+    if "T" not in cleaned and " " not in cleaned:
+        raise BadValue(f"{field} {value!r} is a date, not a timestamp")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    if not 1970 <= parsed.year <= 2200:
+        raise BadValue(f"{field} {value!r} is out of range")
+    return parsed.astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=32)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def business_date(ts: datetime, tz_name: str) -> date:
+    """The accounting day of an instant in the ledger's zone (daylight saving included)."""
+    return ts.astimezone(zone(tz_name)).date()
+
+
+def currency(value: Any, field: str = "currency", *, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str) or value not in ISO_4217:
+        raise BadValue(f"{field} {value!r} is not an ISO 4217 currency code")
+    return value
+
+
+def vat_rate_bp(value: Any, field: str = "vatRate") -> int | None:
+    """VAT rate as integer basis points. Vipps sends 1200 for 12 %; a value ≤ 100 is a percent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadValue(f"{field} {value!r} is not a number")
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            raise BadValue(f"{field} {value!r} is not a number") from None
+    if not isinstance(value, (int, Decimal)) or not Decimal(value).is_finite():
+        raise BadValue(f"{field} {value!r} is not a number")
+    dec = Decimal(value)
+    if dec < 0 or dec > 10_000:
+        raise BadValue(f"{field} {value!r} is out of range")
+    bp = dec * 100 if dec <= 100 else dec
+    if bp != bp.to_integral_value():
+        raise BadValue(f"{field} {value!r} is finer than a basis point")
+    return int(bp)
+
+
+def boolean(value: Any, field: str) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise BadValue(f"{field} {value!r} is not true/false")
+    return value
+
+
+def integer(value: Any, field: str, *, required: bool = False) -> int | None:
+    if value is None:
+        if required:
+            raise BadValue(f"missing {field}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadValue(f"{field} {value!r} is not an integer")
+    if abs(value) > 2**63 - 1:
+        raise BadValue(f"{field} {value!r} is out of range")
+    return value

@@ -1,0 +1,90 @@
+"""Hand-built API records in the APIs' own shapes, for tests that need exact control."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from recon.money import format_minor
+from recon.sandbox.dataset import Dataset, Ledger
+
+T0 = datetime(2026, 10, 24, 8, 0, tzinfo=timezone.utc)
+
+
+def iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def vipps_entry(i: int, *, ledger: str = "L1", entry_type: str = "capture", gross: int = 10000,
+                rate: int = 1200, ts: datetime | None = None, psp: str | None = None,
+                reference: str | None = None) -> dict:
+    ts = ts or T0 + timedelta(minutes=i)
+    vat = (gross * rate * 2 + (10000 + rate)) // (2 * (10000 + rate))  # half-up of gross*r/(1+r)
+    return {
+        "entryType": entry_type, "time": iso(ts),
+        "pspReference": psp if psp is not None else f"{ledger}-psp-{i}",
+        "reference": reference or f"ORD{i:05d}", "currency": "NOK", "paymentType": "WALLET",
+        "classification": {"solution": "SHOPPING_BASKET", "salesCategory": None},
+        "amounts": {"gross": gross, "net": gross - vat, "vat": vat},
+        "lines": [{"lineId": f"{i}-1", "name": "Ticket", "quantity": 1, "unitPriceGross": gross,
+                   "unitPriceNet": gross - vat, "discountTotal": 0, "lineTotalGross": gross,
+                   "lineTotalNet": gross - vat, "vatRate": rate, "vatAmount": vat, "category": "TICKET"}],
+        "customer": None,
+        "completeness": {"hasLineItems": True, "hasVatBreakdown": True, "hasCustomerIdentity": False},
+    }
+
+
+def entur_payment(i: int, *, amount: int = 10000, ts: datetime | None = None, psp: str | None = None,
+                  status: str = "CAPTURED", updated: datetime | None = None) -> dict:
+    ts = ts or T0 + timedelta(minutes=i)
+    money = format_minor(amount)
+    rec = {
+        "paymentId": 1000 + i, "orderId": f"ORD{i:05d}", "orderVersion": 1, "organisationId": 1,
+        "totalAmount": money, "currency": "NOK", "createdAt": iso(ts),
+        "transactionHistory": [{
+            "transactionId": 5000 + i, "status": status, "amount": money, "currency": "NOK",
+            "createdAt": iso(ts), "paymentType": "VIPPS", "paymentTypeGroup": "MOBILE",
+            "externalTransactionId": psp or f"L1-psp-{i}",
+            "summary": {"capturedAmount": money, "creditedAmount": "0.00", "remainingAmountToCapture": "0.00",
+                        "remainingAmountToCredit": money},
+        }],
+    }
+    if updated:
+        rec["updatedAt"] = iso(updated)
+    return rec
+
+
+def entur_credit(i: int, *, amount: int = 10000, ts: datetime | None = None) -> dict:
+    ts = ts or T0 + timedelta(minutes=i, hours=2)
+    money = format_minor(amount)
+    return {
+        "creditId": 7000 + i, "orderId": f"ORD{i:05d}", "orderVersion": 1, "totalCreditAmount": money,
+        "currency": "NOK", "status": "CREDITED", "createdAt": iso(ts),
+        "creditTransactions": [{
+            "transactionId": 8000 + i, "paymentTransactionId": 5000 + i, "amount": money, "currency": "NOK",
+            "reimbursementMethod": "VIPPS", "reimbursementTypeGroup": "MOBILE",
+            "externalTransactionId": f"L1-refund-{i}", "status": "CREDITED", "createdAt": iso(ts),
+        }],
+    }
+
+
+def booking_event(i: int, *, status: str = "FULFILLED", ts: datetime | None = None,
+                  event_id: str | None = None) -> dict:
+    ts = ts or T0 + timedelta(minutes=i, seconds=30)
+    return {
+        "eventId": event_id or f"ev-{i}-{status}", "eventTime": iso(ts), "bookingId": f"B{i}",
+        "bookingNumber": f"ABC{i:04d}D", "status": status, "organizationCode": "RET1", "producer": "74",
+        "retailerReference": f"ORD{i:05d}", "currency": "NOK", "totalPrice": "100.00",
+        "vat": [{"rate": "12.00", "amount": "10.71"}], "refundAmount": "100.00" if status == "REFUNDED" else None,
+        "cancellationFee": None, "segments": [], "tickets": [], "passengers": [],
+        "payer": {"name": "Kari Nordmann", "email": "kari@example.no"},
+    }
+
+
+def small_dataset(n: int = 25, ledgers: tuple[str, ...] = ("L1", "L2")) -> Dataset:
+    ds = Dataset(organization_code="RET1")
+    for lid in ledgers:
+        ds.ledgers[lid] = Ledger(lid, entries=[vipps_entry(i, ledger=lid, reference=f"{lid}-{i}") for i in range(n)])
+    ds.payments = [entur_payment(i) for i in range(n)]
+    ds.credits = [entur_credit(i) for i in range(0, n, 5)]
+    ds.events = [booking_event(i) for i in range(n)]
+    return ds
