@@ -38,6 +38,7 @@ class SourceResult:
     cursors: dict[str, Any] = field(default_factory=dict)
     requests: int = 0
     retries: dict[str, int] = field(default_factory=dict)
+    waited_seconds: float = 0.0
     seconds: float = 0.0
 
 
@@ -143,5 +144,6 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
     result.landed = dict(landing.landed)
     result.requests = api.session.requests
     result.retries = dict(api.session.retries)
+    result.waited_seconds = round(sum(api.session.waited), 3)
     result.seconds = round(time.monotonic() - t0, 3)
     return result

@@ -113,7 +113,14 @@ class _Request:
 
 
 def _json(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> _Reply:
-    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    try:
+        # surrogateescape: a record may carry raw non-UTF-8 bytes (decoded with surrogateescape)
+        # that are to be served as those bytes.
+        body = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # Other lone surrogates cannot be sent as UTF-8 at all; \uXXXX escapes keep them verbatim.
+        body = json.dumps(doc, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return _Reply(status, body, "application/json", headers or [])
 
 
@@ -644,8 +651,17 @@ class Sandbox:
         low = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
         high = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
 
+        # Cheap pre-check before parsing: an ISO time's own date is within two days of its date
+        # in any zone (offsets are at most 14 h each way). Keeps long scans of big ledgers fast.
+        near = {(day + timedelta(days=d)).isoformat() for d in range(-2, 3)}
+
         def on_day(entry: Any) -> bool:
-            when = parse_instant(entry.get("time")) if isinstance(entry, dict) else None
+            text = entry.get("time") if isinstance(entry, dict) else None
+            if not isinstance(text, str):
+                return False
+            if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:10] not in near:
+                return False
+            when = parse_instant(text)
             return when is not None and low <= when < high
 
         items, end, has_more = _scan(ledger.entries, start, page_size, on_day)
