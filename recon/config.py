@@ -128,6 +128,7 @@ class SandboxConfig:
 class Config:
     path: Path | None
     lake: Path
+    flush_rows: int = 100_000
     http: HttpSettings = field(default_factory=HttpSettings)
     vipps: VippsConfig | None = None
     entur: EnturConfig | None = None
@@ -314,7 +315,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     here = path.parent if path else Path.cwd()
 
     lake_sec = _Section(data.get("lake", {}), "lake")
-    lake_sec.unknown_keys({"path"})
+    lake_sec.unknown_keys({"path", "flush_rows"})
     lake = Path(lake_sec.get("path", str, "lake")).expanduser()
     lake = (here / lake).resolve() if not lake.is_absolute() else lake
 
@@ -343,4 +344,5 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     }
     if not sources:
         raise ConfigError("the configuration has no source section ([vipps], [entur] or [samtrafiken])")
-    return Config(path=path, lake=lake, http=http, sandbox=sandbox, raw=data, **sources)
+    flush_rows = lake_sec.positive("flush_rows", 100_000)
+    return Config(path=path, lake=lake, flush_rows=flush_rows, http=http, sandbox=sandbox, raw=data, **sources)

@@ -23,8 +23,6 @@ from .sources.vipps import VippsSource
 
 log = logging.getLogger("recon.pull")
 
-DEFAULT_FLUSH_ROWS = 100_000
-
 
 @dataclass
 class SourceResult:
@@ -64,13 +62,6 @@ class PullRequest:
     vipps_psp_reference: str | None = None
 
 
-def _flush_rows(config: Config) -> int:
-    value = config.raw.get("lake", {}).get("flush_rows", DEFAULT_FLUSH_ROWS)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError("lake.flush_rows must be an integer >= 1")
-    return value
-
-
 def pull(
     config: Config,
     sources: list[str] | None = None,
@@ -92,7 +83,7 @@ def pull(
     run_id = run_id or new_run_id()
     lake = Lake(config.lake)
     lake.ensure()
-    flush_rows = _flush_rows(config)
+    flush_rows = config.flush_rows
     results: list[SourceResult] = []
     started = datetime.now(timezone.utc)
     with resolved(config, wanted) as (cfg, secrets, _sandbox):
