@@ -91,10 +91,6 @@ def _local_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=OSLO).astimezone(UTC)
 
 
-def _local_date(dt: datetime) -> date:
-    return dt.astimezone(OSLO).date()
-
-
 # --------------------------------------------------------------------------- catalogue
 
 
@@ -289,10 +285,9 @@ class _World:
     def vipps_entry(self, ledger: str, reference: str, when: datetime, solution: str, *,
                     entry_type: str = "capture", lines: list[Record] | None = None,
                     gross: int | None = None, sales_category: str | None = None,
-                    vat: int | None = None, payment_type: str | None = None,
-                    deliver: bool = True) -> Record:
+                    vat: int | None = None, payment_type: str | None = None) -> Record:
         """A SalesEntry; amounts are derived from the lines so that Σ lines = amounts."""
-        lines = lines or []
+        lines = list(lines or [])  # own list: callers keep extending theirs
         if lines:
             gross = sum(l["lineTotalGross"] for l in lines)
             vat = sum(l["vatAmount"] for l in lines)
@@ -313,8 +308,7 @@ class _World:
             "completeness": {"hasLineItems": bool(lines), "hasVatBreakdown": bool(lines),
                              "hasCustomerIdentity": False},
         }
-        if deliver:
-            self.deliver_vipps(ledger, entry, when)
+        self.deliver_vipps(ledger, entry, when)
         return entry
 
     def deliver_vipps(self, ledger: str, entry: Record, at: datetime) -> None:
@@ -372,7 +366,7 @@ class _World:
         return txn
 
     def payment(self, order_id: str, created: datetime, txns: list[Record], *, total: int,
-                version: int = 1, currency: str = "NOK", deliver: bool = True) -> Record:
+                version: int = 1, currency: str = "NOK") -> Record:
         pay: Record = {
             "paymentId": self._next("payment"),
             "orderId": order_id,
@@ -386,8 +380,7 @@ class _World:
             "links": [],
         }
         self._touch(pay, [t["createdAt"] for t in txns])
-        if deliver:
-            self.payments.append((created, next(self._seq), pay))
+        self.payments.append((created, next(self._seq), pay))
         return pay
 
     @staticmethod
@@ -461,7 +454,7 @@ class _World:
         return {
             "eventId": self.uuid(),
             "eventTime": _z(when),
-            "bookingId": f"BK{self.rng.randrange(10**9, 10**10)}",
+            "bookingId": self._unique(lambda: f"BK{self.rng.randrange(10**9, 10**10)}"),
             "bookingNumber": number,
             "status": "FULFILLED",
             "organizationCode": self.org_code,
@@ -578,7 +571,8 @@ def _plans(w: _World, orders: int, refund_share: float, booking_share: float) ->
     for p in (p for p in plans if p.kind == "card"):
         p.booking = rng.random() < booking_share
     abandoned = [p for p in plans if p.kind == "abandoned"]
-    abandoned[0].booking = True  # a booking that was cancelled because payment never completed
+    for p in abandoned[: max(1, len(abandoned) // 2)]:
+        p.booking = True  # bookings cancelled because payment never completed
 
     splittable = [p for p in vipps if p.when < w.period_end - timedelta(hours=3)]
     for j, p in enumerate(rng.sample(splittable, k=min(len(splittable), max(2, orders // 25)))):
@@ -788,6 +782,8 @@ def generate(seed: int = 0, orders: int = 300,
     Entur only. `refund_share` of all orders get a refund (credited in Entur) and
     `booking_share` of the orders a Samtrafiken booking.
     """
+    if orders < 0 or not (0 <= refund_share <= 1 and 0 <= booking_share <= 1):
+        raise ValueError("orders must be >= 0 and the shares between 0 and 1")
     w, _ = _world(seed, orders, ledgers, start, days, refund_share, booking_share)
     return w.dataset()
 
@@ -1284,8 +1280,8 @@ def _p_timing(pl: _Plant) -> None:
     assert sale.payment is not None
     w._touch(sale.payment, [txn["createdAt"]])
     pl.expect("TIMING_DIFFERENCE", "matched, equal amounts; Vipps date 2026-10-24, Entur "
-              "transaction createdAt 2026-10-29 (5 days > 3-day window; the Entur record lies on "
-              "the last day of the read window period end + 3)", ledger=pl.l2,
+              "transaction createdAt 2026-10-29 (5 days > 3-day window). 2026-10-29 is period end "
+              "+ 3 days, the last date the read window includes", ledger=pl.l2,
               reference=sale.order_id, psp=sale.captures[0]["pspReference"],
               order=sale.order_id, txn=txn["transactionId"])
 
@@ -1304,7 +1300,7 @@ def _p_timing(pl: _Plant) -> None:
             "difference, although the UTC dates are 4 apart and the gap is > 72 h")
 
 
-def _p_traps(pl: _Plant) -> None:
+def _p_partial_traps(pl: _Plant) -> None:
     w = pl.w
     # Equal partial captures matched by key 2 (Entur holds one transaction of the sum).
     t = w.at(1, "14:30")
@@ -1327,6 +1323,9 @@ def _p_traps(pl: _Plant) -> None:
                                                                 for c in equal.captures]},
             "two equal captures, each with its own Entur transaction: all matched by key 1")
 
+
+def _p_redelivery_traps(pl: _Plant) -> None:
+    w = pl.w
     # A Vipps entry and an Entur payment delivered twice by their APIs (same key, same content).
     again = pl.found(lambda s: s.ledger_id == pl.l1 and not s.refunds and not s.events
                      and len(s.captures) == 1, "plain capture")
@@ -1345,6 +1344,8 @@ def _p_traps(pl: _Plant) -> None:
             "the same payment (same paymentId, transactions, content) appears again at the "
             "end of the list, as offset paging does: dedupe on paymentId + transactionId")
 
+
+def _p_entur_traps(pl: _Plant) -> None:
     card = pl.found(lambda s: s.ledger_id is None and s.txns and not s.credits, "card order")
     pl.trap("card payment", {"orderId": card.order_id, "paymentId": card.payment["paymentId"]
                              if card.payment else None,
@@ -1382,8 +1383,8 @@ def _p_traps(pl: _Plant) -> None:
             "refund amounts sent positive, each matched to a CREDITED credit: compared by "
             "absolute value, no mismatch")
 
-    _p_booking_traps(pl)
 
+def _p_id_and_time_traps(pl: _Plant) -> None:
     # DST: the repeated hour on 2026-10-25 (02:30 CEST and 02:30 CET), and 00:30 local that is
     # still the previous day in UTC.
     for hhmm, fold, ledger in (("02:30", 0, pl.l1), ("02:30", 1, pl.l2), ("00:30", 0, pl.l1)):
@@ -1514,7 +1515,8 @@ def planted_sample(seed: int = SAMPLE_SEED) -> tuple[Dataset, dict[str, Any]]:
     w, sales = _world(seed, SAMPLE_ORDERS, ("7000011", "7000022"), "2026-10-24", 3, 0.1, 0.4)
     pl = _Plant(w, sales)
     for plant in (_p_missing, _p_amount_currency, _p_duplicate, _p_refunds, _p_vat,
-                  _p_bookings, _p_timing, _p_traps, _p_malformed):
+                  _p_bookings, _p_timing, _p_partial_traps, _p_redelivery_traps,
+                  _p_entur_traps, _p_booking_traps, _p_id_and_time_traps, _p_malformed):
         plant(pl)
     expected = {
         "mismatches": pl.mismatches,
@@ -1538,6 +1540,11 @@ def write_sample(root: str | Path, seed: int = SAMPLE_SEED) -> None:
     (root / "expected.json").write_text(
         json.dumps(expected, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (root / "README.md").write_text(_readme(dataset, expected, seed), encoding="utf-8")
+
+
+def _md(text: str) -> str:
+    """Text for a Markdown table cell: a literal | would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def _cell(value: Any) -> str:
@@ -1621,16 +1628,16 @@ def _readme(ds: Dataset, expected: dict[str, Any], seed: int) -> str:
         out.append(f"| {n} | {m['code']} | {_cell(m['ledgerId'])} | {_cell(m['reference'])} | "
                    f"{_cell(m['pspReference'])} | {_cell(m['orderId'])} | "
                    f"{_cell(m['entur_transaction_id'])} | {_cell(m['credit_id'])} | "
-                   f"{_cell(m['booking_id'])} | {m['why']} |")
+                   f"{_cell(m['booking_id'])} | {_md(m['why'])} |")
     out += ["", "## Traps that must NOT be flagged", "", "| what | ids | why |", "|---|---|---|"]
     for t in expected["not_flagged"]:
-        out.append(f"| {t['what']} | {_cell(t['ids'])} | {t['why']} |")
+        out.append(f"| {t['what']} | {_cell(t['ids'])} | {_md(t['why'])} |")
     out += ["", "## Malformed records (quarantine, not mismatches)", "",
             "None of these has a counterpart in another source, so quarantining them causes "
             "no mismatch.", "",
             "| source | kind | ids | why |", "|---|---|---|---|"]
     for q in expected["quarantine"]:
-        out.append(f"| {q['source']} | {q['reason_kind']} | {_cell(q['ids'])} | {q['why']} |")
+        out.append(f"| {q['source']} | {q['reason_kind']} | {_cell(q['ids'])} | {_md(q['why'])} |")
     out += [
         "",
         "## expected.json",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,35 +55,57 @@ def cursor_pages(
     seen: set[str] = set()
     if cursor:
         seen.add(cursor)
-    while True:
+
+    def fetch(at: str | None) -> Any:
         query = dict(params)
-        if cursor:
-            query[cursor_param] = cursor
-        body = api.get(path, query)
-        if not isinstance(body, dict):
-            raise _shape_error(api.source, path, "not a JSON object")
-        items = body.get(items_key)
-        if items is None:
-            items = []
-        if not isinstance(items, list):
-            raise _shape_error(api.source, path, f"{items_key!r} is not a list")
-        has_more = body.get(has_more_key)
-        if not isinstance(has_more, bool):
-            raise _shape_error(api.source, path, f"{has_more_key!r} is not true/false")
-        nxt = body.get(cursor_key)
-        if nxt is not None and not isinstance(nxt, str):
-            raise _shape_error(api.source, path, f"{cursor_key!r} is not a string")
-        if has_more and not nxt:
-            raise _shape_error(api.source, path, f"{has_more_key} is true but there is no {cursor_key}")
-        if has_more and nxt in seen:
-            raise FatalSourceError(api.source, f"GET {path}: cursor {nxt!r} repeated; stopping to avoid a loop")
-        # At the end some servers send no cursor: keep resuming from the last one we had.
-        cursor = nxt or cursor
-        if has_more:
-            seen.add(nxt)  # type: ignore[arg-type]
-        yield CursorPage(items, cursor, has_more)
-        if not has_more:
-            return
+        if at:
+            query[cursor_param] = at
+        return api.get(path, query)
+
+    # The next page is fetched while the caller lands this one: the network wait overlaps with
+    # parsing instead of adding to it. Only reading runs ahead; nothing is committed early.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api.source}-prefetch")
+    ahead: Future[Any] | None = None
+    try:
+        while True:
+            body = ahead.result() if ahead is not None else fetch(cursor)
+            ahead = None
+            page = _cursor_page(api, path, body, items_key, cursor_key, has_more_key, seen, cursor)
+            cursor = page.cursor
+            if page.has_more:
+                ahead = pool.submit(fetch, cursor)
+            yield page
+            if not page.has_more:
+                return
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cursor_page(api: Getter, path: str, body: Any, items_key: str, cursor_key: str, has_more_key: str,
+                 seen: set[str], cursor: str | None) -> CursorPage:
+    if not isinstance(body, dict):
+        raise _shape_error(api.source, path, "not a JSON object")
+    items = body.get(items_key)
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise _shape_error(api.source, path, f"{items_key!r} is not a list")
+    has_more = body.get(has_more_key)
+    if not isinstance(has_more, bool):
+        raise _shape_error(api.source, path, f"{has_more_key!r} is not true/false")
+    nxt = body.get(cursor_key)
+    if nxt is not None and not isinstance(nxt, str):
+        raise _shape_error(api.source, path, f"{cursor_key!r} is not a string")
+    if has_more and not nxt:
+        raise _shape_error(api.source, path, f"{has_more_key} is true but there is no {cursor_key}")
+    if has_more and nxt in seen:
+        raise FatalSourceError(api.source, f"GET {path}: cursor {nxt!r} repeated; stopping to avoid a loop")
+    if has_more:
+        seen.add(nxt)  # type: ignore[arg-type]
+    # At the end some servers send no cursor: keep resuming from the last one we had.
+    return CursorPage(items, nxt or cursor, has_more)
 
 
 def _fingerprint(items: list[Any]) -> str:

@@ -27,6 +27,8 @@ def _amount(obj: dict[str, Any], key: str, sign: int, where: str) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
+    if type(value) is int and -(2**62) < value < 2**62:
+        return sign * abs(value)
     try:
         # The refund sign is undocumented: whatever the API sends, refunds land negative.
         return sign * abs(minor_int(value))
@@ -37,6 +39,8 @@ def _amount(obj: dict[str, Any], key: str, sign: int, where: str) -> int | None:
 def _quantity(value: Any) -> Decimal | None:
     if value is None:
         return None
+    if type(value) is int and abs(value) < 10**12:
+        return Decimal(value)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
         raise BadValue(f"line quantity {value!r} is not a number")
     try:

@@ -1,0 +1,113 @@
+"""Benchmark: land N Vipps entries from the sandbox (pages of 1000) and print the figures.
+
+    python bench/ingest.py                # 1,000,000 entries
+    python bench/ingest.py --n 200000 --n 1000000
+
+The sandbox runs in a child process (it serves a lazy, generated ledger in flat memory), so the
+peak RSS printed is recon's own. Targets (issue: ingest): memory flat in N (≤ 300 MB at 1M),
+≥ 20k entries/s on loopback, row groups ≥ 100k rows. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+LEDGER = "9000001"
+
+
+def _serve(n: int, ready: "mp.Queue[str]", stop: "mp.Event") -> None:  # type: ignore[name-defined]
+    from recon.sandbox.dataset import Dataset, Ledger
+    from recon.sandbox.generate import lazy_ledger_entries
+    from recon.sandbox.server import Sandbox
+
+    dataset = Dataset(ledgers={LEDGER: Ledger(LEDGER, entries=lazy_ledger_entries(1, n, LEDGER))})
+    with Sandbox(dataset) as sandbox:
+        ready.put(repr(sandbox.urls()))
+        stop.wait()
+
+
+def run(n: int, flush_rows: int) -> dict[str, float]:
+    import ast
+
+    import pyarrow.parquet as pq
+
+    from recon.config import load_config
+    from recon.pipeline import pull
+    from recon.sandbox.keys import sandbox_private_key_pem  # noqa: F401  (keeps the import cost out of timing)
+    from recon.sandbox.server import SandboxCredentials
+
+    ready: mp.Queue[str] = mp.Queue()
+    stop = mp.Event()
+    proc = mp.Process(target=_serve, args=(n, ready, stop), daemon=True)
+    proc.start()
+    urls = ast.literal_eval(ready.get(timeout=60))
+    creds = SandboxCredentials()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "recon.toml"
+        cfg.write_text(f"""
+[lake]
+path = "lake"
+flush_rows = {flush_rows}
+[vipps]
+base_url = "{urls['vipps_base']}"
+token_url = "{urls['vipps_token_url']}"
+client_id = "{creds.vipps_client_id}"
+ledgers = ["{LEDGER}"]
+page_size = 1000
+""")
+        os.environ["RECON_VIPPS_CLIENT_SECRET"] = creds.vipps_client_secret
+        config = load_config(cfg)
+        t0 = time.perf_counter()
+        result = pull(config, ["vipps"])
+        seconds = time.perf_counter() - t0
+        stop.set()
+        proc.join(timeout=10)
+        assert result.ok, result.sources[0].error
+        files = sorted((config.lake / "raw" / "vipps_sales_entries").rglob("*.parquet"))
+        groups = [pq.ParquetFile(f).metadata.row_group(i).num_rows
+                  for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+        size = sum(f.stat().st_size for f in config.lake.rglob("*.parquet"))
+    return {
+        "entries": result.sources[0].records,
+        "seconds": seconds,
+        "entries_per_s": result.sources[0].records / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "row_groups": len(groups),
+        "min_row_group": min(groups),
+        "median_row_group": sorted(groups)[len(groups) // 2],
+        "lake_mb": size / 1e6,
+    }
+
+
+def _measure(n: int, flush_rows: int, out: "mp.Queue[dict[str, float]]") -> None:
+    out.put(run(n, flush_rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="entries to land (repeatable)")
+    parser.add_argument("--flush-rows", type=int, default=100_000)
+    args = parser.parse_args()
+    sizes = args.n or [1_000_000]
+    print(f"{'entries':>10} {'seconds':>8} {'entries/s':>10} {'peak RSS MB':>12} {'row groups':>10} "
+          f"{'min rows/rg':>11} {'median':>8} {'lake MB':>8}")
+    ctx = mp.get_context("spawn")
+    for n in sizes:
+        # Each size in a fresh process, so that peak RSS belongs to that size alone.
+        out: mp.Queue[dict[str, float]] = ctx.Queue()
+        proc = ctx.Process(target=_measure, args=(n, args.flush_rows, out))
+        proc.start()
+        r = out.get()
+        proc.join()
+        print(f"{r['entries']:>10,} {r['seconds']:>8.1f} {r['entries_per_s']:>10,.0f} {r['peak_rss_mb']:>12.0f} "
+              f"{r['row_groups']:>10} {r['min_row_group']:>11,} {r['median_row_group']:>8,} {r['lake_mb']:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
