@@ -10,6 +10,7 @@ never shows a duplicate (dedupe happens in the views, see README).
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import os
 import time
@@ -233,12 +234,9 @@ def _timestamp_columns(table: str) -> tuple[str, ...]:
     return tuple(f.name for f in TABLES[table].schema if pa.types.is_timestamp(f.type))
 
 
+_QUOTED = re.compile(r"""Decimal\('[^']*'\)|'[^']*'|"[^"]*"|\b-?\d+(?:\.\d+)?\b(?! decimals)(?<!ISO \d{4})""")
+
+
 def reason_kind(reason: str) -> str:
-    """Group reasons for counting: 'amount "12.5" is not…' and 'amount "x" is not…' are one kind."""
-    words = []
-    for word in reason.split():
-        if any(ch.isdigit() for ch in word) or word.startswith(("'", '"')):
-            words.append("…")
-        else:
-            words.append(word)
-    return " ".join(words)
+    """Group reasons for counting: the record's own values are blanked, the rule stays."""
+    return _QUOTED.sub("…", reason)
