@@ -20,8 +20,7 @@ from .landing import Lake
 from .schemas import QUARANTINE, TABLES, duckdb_type
 
 CATALOG_FILE = "recon.duckdb"
-# Result tables written by reconcile (issue: reconciliation) register themselves here.
-RESULT_TABLES: dict[str, str] = {}
+RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary")
 
 
 def sql_text(name: str) -> str:
@@ -62,8 +61,23 @@ def view_statements(lake: Lake) -> list[str]:
     else:
         body = _empty(QUARANTINE)
     stmts.append(f"CREATE OR REPLACE VIEW quarantine AS {body}")
-    for name, glob in RESULT_TABLES.items():
-        stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_quote(glob)}')")
+    stmts.extend(_result_views(lake))
+    return stmts
+
+
+def _result_views(lake: Lake) -> list[str]:
+    """The latest reconcile run under each result's name; every run under ``<name>_history``."""
+    latest = lake.read_state("reconcile", "latest")
+    stmts = []
+    for name in RESULT_TABLES:
+        base = lake.root / "results" / name
+        if latest:
+            path = base / f"run_id={latest['run_id']}" / "data.parquet"
+            if path.exists():
+                stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_quote(path)}')")
+        if any(base.glob("run_id=*/data.parquet")):
+            stmts.append(f"CREATE OR REPLACE VIEW {name}_history AS SELECT * FROM "
+                         f"read_parquet('{_quote(base / '*' / 'data.parquet')}', union_by_name = true)")
     return stmts
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -47,6 +48,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:
+            # `recon query ... | head`: the reader left; that is not an error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 1)
 
@@ -134,6 +139,38 @@ def pull(config_path: Path | None, sources: tuple[str, ...], dates: tuple[Any, .
     if not result.ok:
         failed = ", ".join(r.source for r in result.failures())
         _fail(f"source failed: {failed} (see above; rerun resumes where the data is safe)", 3)
+
+
+def _print_reconcile(result: Any) -> None:
+    from .money import format_minor
+
+    click.echo(f"reconciled {result.date_from} .. {result.date_to} (run {result.run_id}): "
+               f"{result.matched} matched, {result.mismatches} exceptions")
+    if result.by_code:
+        click.echo(f"  {'code':32s} {'count':>6s} {'amount':>14s}")
+        for c in result.by_code:
+            amount = format_minor(c.amount) + (f" {c.currency}" if c.currency else " (mixed)")
+            click.echo(f"  {c.code:32s} {c.count:6d} {amount:>14s}")
+    if result.provisional_dates:
+        days = ", ".join(d.isoformat() for d in result.provisional_dates)
+        click.echo(f"  provisional (not yet closed): {days}")
+
+
+@cli.command()
+@config_option
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First business date.")
+@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last business date.")
+@handle_errors
+def reconcile(config_path: Path | None, date_from: Any, date_to: Any) -> None:
+    """Match the landed sources for a period and store recon_matches, recon_mismatches, vat_summary.
+
+    \b
+    Example:
+      recon reconcile --config recon.toml --from 2026-10-01 --to 2026-10-31
+    """
+    from .reconcile import reconcile as do_reconcile
+
+    _print_reconcile(do_reconcile(_load(config_path), date_from.date(), date_to.date()))
 
 
 @cli.command()
