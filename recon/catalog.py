@@ -84,6 +84,8 @@ def _result_views(lake: Lake) -> list[str]:
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with every view of the catalog."""
     con = duckdb.connect(":memory:")
+    # Cron mails and piped output must not fill with progress bars.
+    con.execute("SET enable_progress_bar = false")
     for stmt in view_statements(lake):
         con.execute(stmt)
     return con

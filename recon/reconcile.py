@@ -34,6 +34,10 @@ MACROS = ["reconcile/macro_money.sql", "reconcile/macro_strip_ref.sql", "reconci
 
 # Temp tables in dependency order: name -> SQL file.
 STEPS = [
+    ("stg_vipps_entries", "reconcile/stg_vipps_entries.sql"),
+    ("stg_vipps_lines", "reconcile/stg_vipps_lines.sql"),
+    ("stg_payment_transactions", "reconcile/stg_payment_transactions.sql"),
+    ("stg_credit_transactions", "reconcile/stg_credit_transactions.sql"),
     ("vipps_side", "reconcile/vipps_side.sql"),
     ("entur_side", "reconcile/entur_side.sql"),
     ("key1", "reconcile/key1.sql"),

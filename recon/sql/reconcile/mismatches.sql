@@ -4,10 +4,10 @@
 WITH vipps_orders AS (
     SELECT strip_ref(reference, $prefix, $suffix) AS order_key, min(ledger_id) AS ledger_id,
            min(reference) AS reference
-    FROM vipps_sales_entries GROUP BY 1
+    FROM stg_vipps_entries GROUP BY 1
 ), entur_orders AS (
-    SELECT DISTINCT order_id FROM entur_payments WHERE order_id IS NOT NULL
-    UNION SELECT order_id FROM entur_credits WHERE order_id IS NOT NULL
+    SELECT DISTINCT order_id FROM raw_entur_payments WHERE order_id IS NOT NULL
+    UNION SELECT order_id FROM raw_entur_credits WHERE order_id IS NOT NULL
 ), unmatched_vipps AS (
     SELECT v.* FROM vipps_side AS v
     WHERE v.vipps_id NOT IN (SELECT vipps_id FROM key1)

@@ -7,7 +7,7 @@ WITH lines AS (
            vat_rate_bp IS NOT NULL AND vat_amount IS NOT NULL AND line_total_gross IS NOT NULL AS has_vat,
            abs(vat_amount * (10000 + vat_rate_bp) - line_total_gross * vat_rate_bp)
                > $vat_tolerance * (10000 + vat_rate_bp) AS faulty
-    FROM vipps_sales_lines AS l
+    FROM stg_vipps_lines AS l
 ), per_entry AS (
     SELECT _parent_row_id,
            min(line_no) FILTER (WHERE has_vat AND faulty) AS first_bad_line,
@@ -27,7 +27,7 @@ SELECT e.entry_key, e.ledger_id, e.reference, e.psp_reference, e.entry_type, e.c
             ELSE 'the lines'' VAT adds up to ' || money(p.lines_vat, e.currency)
                  || ' but the entry''s amounts.vat is ' || money(e.vat, e.currency)
        END AS explanation
-FROM vipps_sales_entries AS e
+FROM stg_vipps_entries AS e
 JOIN per_entry AS p ON p._parent_row_id = e._row_id
 LEFT JOIN lines AS l ON l._parent_row_id = e._row_id AND l.line_no = p.first_bad_line
 WHERE e.business_date BETWEEN $date_from AND $date_to

@@ -5,13 +5,13 @@ WITH lines AS (
     SELECT e.business_date, e.currency, l.vat_rate_bp,
            coalesce(l.category, e.sales_category, '(none)') AS sales_category,
            l.line_total_gross AS gross, l.line_total_net AS net, l.vat_amount AS vat, e.entry_key
-    FROM vipps_sales_entries AS e
-    JOIN vipps_sales_lines AS l ON l._parent_row_id = e._row_id
+    FROM stg_vipps_entries AS e
+    JOIN stg_vipps_lines AS l ON l._parent_row_id = e._row_id
     WHERE e.business_date BETWEEN $date_from AND $date_to
 ), bare AS (
     SELECT business_date, currency, NULL::BIGINT AS vat_rate_bp, coalesce(sales_category, '(none)'),
            gross, net, vat, entry_key
-    FROM vipps_sales_entries
+    FROM stg_vipps_entries
     WHERE line_count = 0 AND business_date BETWEEN $date_from AND $date_to
 ), rows AS (
     SELECT * FROM lines UNION ALL SELECT * FROM bare

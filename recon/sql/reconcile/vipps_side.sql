@@ -1,5 +1,5 @@
--- Vipps captures and refunds of the read window (the period widened by the matching window).
--- Amounts are compared by absolute value: refunds land negative, credits are positive.
+-- Vipps captures and refunds of the read window. Amounts are compared by absolute value:
+-- refunds land negative, credits are positive. An entry without amounts counts its lines.
 SELECT
     e.entry_type AS kind,
     e.entry_key AS vipps_id,
@@ -11,8 +11,7 @@ SELECT
     e.currency,
     e.business_date AS vipps_date,
     e.time
-FROM vipps_sales_entries AS e
+FROM stg_vipps_entries AS e
 LEFT JOIN (SELECT _parent_row_id, CAST(sum(line_total_gross) AS BIGINT) AS line_gross
-           FROM vipps_sales_lines GROUP BY ALL) AS l
+           FROM stg_vipps_lines GROUP BY ALL) AS l
     ON l._parent_row_id = e._row_id
-WHERE e.business_date BETWEEN $date_from - $window AND $date_to + $window

@@ -1,0 +1,9 @@
+-- Vipps entries of the read window (the period widened by the matching window), one per natural
+-- key and content. Filtering the raw files by business date first lets DuckDB skip every other
+-- partition, so the cost follows the period, not the age of the lake.
+SELECT entry_key, ledger_id, entry_type, psp_reference, reference, currency, gross, net, vat, line_count,
+       has_vat_breakdown, sales_category, time, business_date, _row_id
+FROM raw_vipps_sales_entries
+WHERE business_date BETWEEN $date_from - $window AND $date_to + $window
+QUALIFY row_number() OVER (PARTITION BY entry_key, _hash
+                           ORDER BY _landed_at, CAST(split_part(_row_id, ':', 2) AS BIGINT)) = 1
