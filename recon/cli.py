@@ -64,31 +64,52 @@ def _load(config_path: Path | None):  # type: ignore[no-untyped-def]
     return load_config(config_path)
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+class Ctx:
+    """Options of the group that every command needs."""
+
+    def __init__(self, verbose: bool, log_format: str) -> None:
+        self.verbose, self.log_format = verbose, log_format
+
+    def logging_for(self, config: Any, run_id: str) -> Path:
+        """Log to stderr and to ``<lake>/_logs/<run_id>.log`` for this run."""
+        from .logs import setup_logging
+
+        log_file = Path(config.lake) / "_logs" / f"{run_id}.log"
+        setup_logging(run_id=run_id, log_format=self.log_format, verbose=self.verbose, log_file=log_file)
+        return log_file
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+wait_option = click.option("--wait", type=float, default=0.0, show_default=True,
+                           help="Seconds to wait for another run's lock before giving up (exit 4).")
 
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="recon")
-@click.option("-v", "--verbose", is_flag=True, help="Log each request retry and checkpoint.")
-def cli(verbose: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log every request retry and checkpoint too.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text or as JSON (for log shippers).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
     """recon: reconcile Vipps MobilePay, Entur and Samtrafiken sales.
 
     \b
-    Example:
-      recon demo                      # the whole job offline, into ./recon-demo/
-      recon pull --config recon.toml  # pull every configured source
+    Examples:
+      recon demo                                # the whole job offline, into ./recon-demo/
+      recon run --config /etc/recon/recon.toml  # what cron calls every night
     """
-    _setup_logging(verbose)
+    from .logs import setup_logging
+
+    ctx.obj = Ctx(verbose, log_format)
+    setup_logging(log_format=log_format, verbose=verbose)
 
 
 def _print_pull(result: Any) -> None:
     for r in result.sources:
         landed = sum(r.landed.values())
         retries = sum(r.retries.values())
-        state = "ok" if r.ok else "FAILED"
-        click.echo(f"{r.source:12s} {state:6s} pages={r.pages} records={r.records} landed_rows={landed} "
+        state = click.style("ok    ", fg="green") if r.ok else click.style("FAILED", fg="red", bold=True)
+        click.echo(f"{r.source:12s} {state} pages={r.pages} records={r.records} landed_rows={landed} "
                    f"quarantined={r.quarantined} retries={retries} ({r.seconds:.1f}s)")
         if r.error:
             click.echo(f"{'':12s} {r.error}")
@@ -103,9 +124,11 @@ def _print_pull(result: Any) -> None:
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Vipps: last ledger date.")
 @click.option("--reference", help="Vipps: look up one order's entries by reference.")
 @click.option("--psp-reference", help="Vipps: look up one transaction by pspReference.")
+@wait_option
+@pass_ctx
 @handle_errors
-def pull(config_path: Path | None, sources: tuple[str, ...], dates: tuple[Any, ...], date_from: Any,
-         date_to: Any, reference: str | None, psp_reference: str | None) -> None:
+def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tuple[Any, ...], date_from: Any,
+         date_to: Any, reference: str | None, psp_reference: str | None, wait: float) -> None:
     """Pull sources into the lake (default: every configured source), resuming from the cursors.
 
     \b
@@ -131,10 +154,21 @@ def pull(config_path: Path | None, sources: tuple[str, ...], dates: tuple[Any, .
         raise ConfigError("--date/--from/--to/--reference/--psp-reference apply to vipps only")
     if sum(bool(x) for x in (days, reference is not None, psp_reference is not None)) > 1:
         raise ConfigError("use one of --date/--from/--to, --reference or --psp-reference")
+    from .landing import new_run_id
+    from .locking import lake_lock
+    from .progress import ProgressDisplay
+
     config = _load(config_path)
     request = PullRequest(vipps_dates=sorted(set(days)) or None, vipps_reference=reference,
                           vipps_psp_reference=psp_reference)
-    result = do_pull(config, ["vipps"] if special else list(sources) or None, request=request)
+    chosen = ["vipps"] if special else list(sources) or config.sources()
+    run_id = new_run_id()
+    ctx.logging_for(config, run_id)
+    display = ProgressDisplay(chosen)
+    with lake_lock(config.lake, run_id, wait=wait):
+        result = do_pull(config, chosen, run_id=run_id, request=request, on_progress=display.update,
+                         parallel=True)
+    display.close()
     _print_pull(result)
     if not result.ok:
         failed = ", ".join(r.source for r in result.failures())
@@ -160,17 +194,107 @@ def _print_reconcile(result: Any) -> None:
 @config_option
 @click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First business date.")
 @click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last business date.")
+@wait_option
+@pass_ctx
 @handle_errors
-def reconcile(config_path: Path | None, date_from: Any, date_to: Any) -> None:
+def reconcile(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, wait: float) -> None:
     """Match the landed sources for a period and store recon_matches, recon_mismatches, vat_summary.
 
     \b
     Example:
       recon reconcile --config recon.toml --from 2026-10-01 --to 2026-10-31
     """
+    from .landing import new_run_id
+    from .locking import lake_lock
     from .reconcile import reconcile as do_reconcile
 
-    _print_reconcile(do_reconcile(_load(config_path), date_from.date(), date_to.date()))
+    config = _load(config_path)
+    run_id = new_run_id()
+    ctx.logging_for(config, run_id)
+    with lake_lock(config.lake, run_id, wait=wait):
+        result = do_reconcile(config, date_from.date(), date_to.date(), run_id=run_id)
+    _print_reconcile(result)
+
+
+@cli.command()
+@config_option
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First business date.")
+@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last business date.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Workbook path (default: reports/recon_<from>_<to>.xlsx beside the lake).")
+@wait_option
+@pass_ctx
+@handle_errors
+def report(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, out: Path | None, wait: float) -> None:
+    """Reconcile a period and write the Excel workbook.
+
+    \b
+    Example:
+      recon report --config recon.toml --from 2026-10-01 --to 2026-10-31 --out october.xlsx
+    """
+    from .landing import new_run_id
+    from .locking import lake_lock
+    from .report import write_report
+
+    config = _load(config_path)
+    run_id = new_run_id()
+    ctx.logging_for(config, run_id)
+    with lake_lock(config.lake, run_id, wait=wait):
+        result = write_report(config, date_from.date(), date_to.date(), out=out)
+    _print_reconcile(result.reconcile)
+    click.echo(f"workbook: {result.path}")
+
+
+@cli.command()
+@config_option
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First business date (default: yesterday minus run.recheck_days).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last business date (default: yesterday in the ledger's zone).")
+@click.option("--source", "sources", multiple=True, type=click.Choice(["vipps", "entur", "samtrafiken"]),
+              help="Pull only this source (repeatable; default: every configured source).")
+@click.option("--fail-on-mismatch", is_flag=True, help="Exit 5 when exceptions were found.")
+@wait_option
+@pass_ctx
+@handle_errors
+def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, sources: tuple[str, ...],
+        fail_on_mismatch: bool, wait: float) -> None:
+    """Pull everything due, reconcile the due period and write the workbook (what cron calls).
+
+    \b
+    Examples:
+      recon run --config /etc/recon/recon.toml
+      recon run --from 2026-10-01 --to 2026-10-31 --fail-on-mismatch
+    """
+    from .landing import new_run_id
+    from .locking import lake_lock
+    from .progress import ProgressDisplay
+    from .run import run_job
+
+    config = _load(config_path)
+    run_id = new_run_id()
+    log_file = ctx.logging_for(config, run_id)
+    display = ProgressDisplay(list(sources) or config.sources())
+    with lake_lock(config.lake, run_id, wait=wait):
+        result = run_job(config, run_id, date_from=date_from.date() if date_from else None,
+                         date_to=date_to.date() if date_to else None, sources=list(sources) or None,
+                         on_progress=display.update)
+    display.close()
+    _print_run(result, log_file)
+    if not result.pull.ok:
+        failed = ", ".join(r.source for r in result.pull.failures())
+        _fail(f"source failed: {failed}; nothing was reconciled (a rerun resumes where the data is safe)", 3)
+    if fail_on_mismatch and result.mismatches:
+        _fail(f"{result.mismatches} exceptions found (--fail-on-mismatch)", 5)
+
+
+def _print_run(result: Any, log_file: Path) -> None:
+    click.secho(f"recon run {result.run_id}: period {result.date_from} .. {result.date_to}", bold=True)
+    _print_pull(result.pull)
+    if result.report is not None:
+        _print_reconcile(result.report.reconcile)
+        click.secho(f"workbook: {result.report.path}", fg="green")
+    click.echo(f"log:      {log_file}")
 
 
 @cli.command()
@@ -262,25 +386,60 @@ def sandbox(port: int, faults: str | None, data_dir: Path | None, generate_order
 @cli.command()
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("recon-demo"),
               show_default=True, help="Where the demo config, lake and reports go.")
+@wait_option
+@pass_ctx
 @handle_errors
-def demo(folder: Path) -> None:
+def demo(ctx: Ctx, folder: Path, wait: float) -> None:
     """Run the whole job offline against the built-in sandbox and sample data.
 
     \b
     Example:
-      recon demo && recon query --config recon-demo/recon.toml "SELECT * FROM quarantine"
+      recon demo && recon query --config recon-demo/recon.toml "SELECT * FROM recon_mismatches"
     """
-    from .demo import run_demo
+    from .config import load_config
+    from .demo import demo_period, write_demo_config
+    from .landing import new_run_id
+    from .locking import lake_lock
+    from .progress import ProgressDisplay
+    from .run import run_job
 
-    config_path, result = run_demo(folder)
-    _print_pull(result)
-    click.echo(f"\nconfig: {config_path}\nlake:   {folder / 'lake'}")
-    click.echo("try:")
-    click.echo(f'  recon query --config {config_path} "SELECT entry_type, count(*), sum(gross) '
-               f'FROM vipps_sales_entries GROUP BY ALL"')
-    click.echo(f"  recon status --config {config_path}")
-    if not result.ok:
+    config_path = write_demo_config(folder)
+    config = load_config(config_path)
+    run_id = new_run_id()
+    log_file = ctx.logging_for(config, run_id)
+    date_from, date_to = demo_period()
+    display = ProgressDisplay(config.sources())
+    with lake_lock(config.lake, run_id, wait=wait):
+        result = run_job(config, run_id, date_from=date_from, date_to=date_to, on_progress=display.update)
+    display.close()
+    _print_run(result, log_file)
+    if not result.pull.ok:
         _fail("a source failed in the demo", 3)
+    c = f"--config {config_path}"
+    click.echo("\nnext, try:")
+    click.echo(f'  recon query {c} "SELECT code, count(*) FROM recon_mismatches GROUP BY ALL ORDER BY 1"')
+    click.echo(f'  recon query {c} "SELECT business_date, vat_rate, sum(vat) FROM vat_summary GROUP BY ALL ORDER BY ALL"')
+    click.echo(f'  recon query {c} --format csv "SELECT source, reason FROM quarantine"')
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=Path("recon.toml"))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@handle_errors
+def init(path: Path, force: bool) -> None:
+    """Write a commented recon.toml to fill in (every key, with its default).
+
+    \b
+    Example:
+      recon init /etc/recon/recon.toml
+    """
+    from .demo import write_example_config
+    from .errors import ConfigError
+
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; use --force to overwrite it")
+    write_example_config(path)
+    click.echo(f"wrote {path}: fill in the ids and the secret variables, then `recon run --config {path}`")
 
 
 def main() -> None:

@@ -37,16 +37,18 @@ class Secret:
 
 
 def read_secret(var: str, env: dict[str, str] | None = None) -> Secret:
+    from .logs import register_secret
+
     env = os.environ if env is None else env
     value = env.get(var)
-    if value:
-        return Secret(value)
-    path = env.get(var + "_FILE")
-    if path:
+    if not value and env.get(var + "_FILE"):
         try:
-            return Secret(Path(path).read_text(encoding="utf-8").strip())
+            value = Path(env[var + "_FILE"]).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"cannot read the file named by {var}_FILE: {exc.strerror}") from None
+    if value:
+        register_secret(value)
+        return Secret(value)
     raise ConfigError(f"environment variable {var} (or {var}_FILE) is not set")
 
 

@@ -1,19 +1,19 @@
-"""`recon demo`: the whole job, offline, against the embedded sandbox and the sample data."""
+"""`recon demo` and `recon init`: the configurations recon writes for people."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from importlib.resources import files
 from pathlib import Path
 
-from .config import load_config
-from .pipeline import PullResult, pull
 from .sandbox.dataset import Dataset, sample_data_dir
 
 DEMO_CONFIG = """\
 # recon demo configuration, written by `recon demo`.
 # [sandbox] embedded = true makes every command start recon's own fake Vipps, Entur and
 # Samtrafiken APIs on a free loopback port, serving the sample data shipped with recon, and use
-# the sandbox's own credentials. Delete that section and fill in real URLs, ids and secret
-# variables (see README.md, Configuration) to talk to the real APIs.
+# the sandbox's own credentials. For the real APIs start from `recon init` instead.
 
 [lake]
 path = "lake"
@@ -43,7 +43,12 @@ def write_demo_config(folder: Path) -> Path:
     return path
 
 
-def run_demo(folder: Path) -> tuple[Path, PullResult]:
-    path = write_demo_config(folder)
-    config = load_config(path)
-    return path, pull(config)
+def demo_period() -> tuple[date, date]:
+    """The business dates the sample data covers (its answer key says which)."""
+    period = json.loads((sample_data_dir() / "expected.json").read_text(encoding="utf-8"))["period"]
+    return date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
+
+
+def write_example_config(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(files("recon").joinpath("recon.example.toml").read_text(encoding="utf-8"), encoding="utf-8")

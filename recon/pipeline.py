@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
@@ -70,6 +71,7 @@ def pull(
     request: PullRequest | None = None,
     on_progress: Callable[[str, Progress], None] | None = None,
     transport: httpx.BaseTransport | None = None,
+    parallel: bool = False,
 ) -> PullResult:
     """Pull the chosen sources (default: all configured) into the lake and rebuild the catalog.
 
@@ -88,10 +90,18 @@ def pull(
     started = datetime.now(timezone.utc)
     with resolved(config, wanted) as (cfg, secrets, _sandbox):
         clients = build_clients(cfg, wanted, secrets, run_id=run_id, transport=transport)
+
+        def one(name: str) -> SourceResult:
+            return _pull_source(name, cfg, clients[name], lake, run_id, flush_rows, request, on_progress)
+
         try:
-            for name in wanted:
-                results.append(_pull_source(name, cfg, clients[name], lake, run_id, flush_rows, request,
-                                            on_progress))
+            if parallel and len(wanted) > 1:
+                # Sources are independent (own client, own landing, own state): their network
+                # waits overlap.
+                with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="pull") as pool:
+                    results.extend(pool.map(one, wanted))
+            else:
+                results.extend(one(name) for name in wanted)
         finally:
             for client in clients.values():
                 client.close()
@@ -111,6 +121,7 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
     landing = Landing(lake, run_id, name)
     result = SourceResult(name)
     t0 = time.monotonic()
+    log.info("%s: pull started", name)
     try:
         if name == "vipps":
             assert cfg.vipps is not None
@@ -137,4 +148,8 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
     result.retries = dict(api.session.retries)
     result.waited_seconds = round(sum(api.session.waited), 3)
     result.seconds = round(time.monotonic() - t0, 3)
+    if result.ok:
+        log.info("%s: pull finished: %d pages, %d records, %d rows landed, %d quarantined, %d retries, %.1fs",
+                 name, result.pages, result.records, sum(result.landed.values()), result.quarantined,
+                 sum(result.retries.values()), result.seconds)
     return result

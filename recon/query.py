@@ -23,9 +23,13 @@ class QueryError(ReconError):
 def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     con = connect(lake)
     try:
-        cur = con.execute(sql)
-        columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if cur.description else []
+        # Through Arrow: DuckDB's own row conversion needs pytz for TIMESTAMPTZ; Arrow uses zoneinfo.
+        relation = con.sql(sql)
+        if relation is None:
+            return [], []
+        table = relation.to_arrow_table()
+        columns = table.column_names
+        rows = [tuple(row.values()) for row in table.to_pylist()]
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:

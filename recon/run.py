@@ -1,0 +1,87 @@
+"""`recon run`: what cron calls. Pull everything due, reconcile the due period, write the workbook."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from .config import Config
+from .errors import ConfigError
+from .pipeline import PullResult, pull
+from .reconcile import ReconcileSettings, today_in
+from .sources.base import Progress
+
+log = logging.getLogger("recon.run")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    recheck_days: int = 3  # earlier days re-checked for late data, besides yesterday
+
+    @classmethod
+    def from_config(cls, config: Config) -> "RunSettings":
+        data = config.raw.get("run", {})
+        if not isinstance(data, dict):
+            raise ConfigError("[run] must be a table")
+        extra = sorted(set(data) - {"recheck_days"})
+        if extra:
+            raise ConfigError(f"unknown key run.{extra[0]} in the configuration")
+        value = data.get("recheck_days", 3)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError("run.recheck_days must be an integer >= 0")
+        return cls(recheck_days=value)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    date_from: date
+    date_to: date
+    pull: PullResult
+    report: Any | None  # recon.report.ReportResult when the sources were all pulled
+
+    @property
+    def mismatches(self) -> int:
+        return self.report.reconcile.mismatches if self.report else 0
+
+
+def due_period(config: Config, today: date | None = None) -> tuple[date, date]:
+    """Yesterday in the ledger's zone, plus the configured number of earlier days."""
+    tz = ReconcileSettings.from_config(config).timezone
+    yesterday = (today or today_in(tz)) - timedelta(days=1)
+    return yesterday - timedelta(days=RunSettings.from_config(config).recheck_days), yesterday
+
+
+def run_job(
+    config: Config,
+    run_id: str,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    sources: list[str] | None = None,
+    today: date | None = None,
+    on_progress: Callable[[str, Progress], None] | None = None,
+) -> RunResult:
+    """Pull (sources in parallel), then reconcile and write the workbook. The caller holds the lock.
+
+    When a source fails nothing is reconciled: a half-pulled day would show every record of
+    the missing source as a mismatch. The rerun resumes where the data is safe.
+    """
+    from .report import write_report
+
+    if (date_from is None) != (date_to is None):
+        raise ConfigError("--from and --to go together")
+    if date_from is None or date_to is None:
+        date_from, date_to = due_period(config, today)
+    log.info("run started: period %s .. %s", date_from, date_to)
+    pulled = pull(config, sources, run_id=run_id, on_progress=on_progress, parallel=True)
+    if not pulled.ok:
+        failed = ", ".join(r.source for r in pulled.failures())
+        log.error("not reconciled because %s failed; a rerun resumes where the data is safe", failed)
+        return RunResult(run_id, date_from, date_to, pulled, None)
+    report = write_report(config, date_from, date_to, today=today)
+    log.info("run finished: %d exceptions, workbook %s", report.reconcile.mismatches, report.path)
+    return RunResult(run_id, date_from, date_to, pulled, report)
