@@ -54,6 +54,12 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(0)
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 1)
+        except Exception as exc:  # noqa: BLE001 - cron gets one line, the run's log the traceback
+            from .logs import redact
+
+            logging.getLogger("recon").error("unexpected error", exc_info=True)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(redact(f"unexpected {type(exc).__name__}: {first}"), 1)
 
     return wrapper
 

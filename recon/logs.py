@@ -90,6 +90,8 @@ def setup_logging(*, run_id: str | None = None, log_format: str = "text", verbos
     every event of the run.
     """
     interactive = sys.stderr.isatty() if interactive is None else interactive
+    # A log line that cannot be written (full disk) must not print tracebacks or stop the run.
+    logging.raiseExceptions = False
     root = logging.getLogger("recon")
     for handler in list(root.handlers):
         root.removeHandler(handler)

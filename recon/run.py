@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .config import Config
 from .errors import ConfigError
+from .landing import Lake
 from .pipeline import PullResult, pull
 from .reconcile import ReconcileSettings, today_in
 from .sources.base import Progress
@@ -76,12 +77,21 @@ def run_job(
         raise ConfigError("--from and --to go together")
     if date_from is None or date_to is None:
         date_from, date_to = due_period(config, today)
+    started = datetime.now(timezone.utc)
     log.info("run started: period %s .. %s", date_from, date_to)
     pulled = pull(config, sources, run_id=run_id, on_progress=on_progress, parallel=True)
-    if not pulled.ok:
+    report = None
+    if pulled.ok:
+        report = write_report(config, date_from, date_to, today=today)
+        log.info("run finished: %d exceptions, workbook %s", report.reconcile.mismatches, report.path)
+    else:
         failed = ", ".join(r.source for r in pulled.failures())
         log.error("not reconciled because %s failed; a rerun resumes where the data is safe", failed)
-        return RunResult(run_id, date_from, date_to, pulled, None)
-    report = write_report(config, date_from, date_to, today=today)
-    log.info("run finished: %d exceptions, workbook %s", report.reconcile.mismatches, report.path)
+    # The whole job's interval under the lock: what the reliability suite checks for overlaps.
+    Lake(config.lake).write_state({
+        "run_id": run_id, "kind": "run", "started_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(), "ok": report is not None,
+        "period": [date_from.isoformat(), date_to.isoformat()],
+        "workbook": str(report.path) if report else None,
+    }, "runs", f"{run_id}.run")
     return RunResult(run_id, date_from, date_to, pulled, report)

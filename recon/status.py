@@ -15,6 +15,8 @@ def run_manifests(lake: Lake) -> list[dict[str, Any]]:
     """Newest first."""
     out = []
     for path in sorted((lake.state_dir / "runs").glob("*.json"), reverse=True):
+        if path.name.endswith(".run.json"):
+            continue  # a whole job's interval, see recon/run.py
         try:
             out.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):

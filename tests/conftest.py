@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from recon.config import load_config
+from recon.sandbox.client_config import config_text, secret_env
 from recon.sandbox.keys import generate_key_pair
 from recon.sandbox.server import Sandbox, SandboxCredentials
 
@@ -44,47 +45,6 @@ def creds(key_pair):
     )
 
 
-def write_config(path: Path, urls: dict[str, str], creds: SandboxCredentials, *, ledgers, org: str,
-                 lake: Path, extra: str = "") -> Path:
-    path.write_text(f"""
-[lake]
-path = "{lake}"
-
-[http]
-connect_timeout = 2
-read_timeout = 1.5
-max_attempts = 5
-backoff_base = 0.01
-backoff_max = 0.05
-
-[vipps]
-base_url = "{urls['vipps_base']}"
-token_url = "{urls['vipps_token_url']}"
-client_id = "{creds.vipps_client_id}"
-ledgers = [{", ".join(f'"{x}"' for x in ledgers)}]
-page_size = 10
-
-[entur]
-base_url = "{urls['entur_base']}"
-token_url = "{urls['entur_token_url']}"
-audience = "{creds.entur_audience}"
-client_id = "{creds.entur_client_id}"
-client_name = "acme-recon"
-pos = "recon-test"
-page_size = 10
-
-[samtrafiken]
-base_url = "{urls['samtrafiken_base']}"
-token_url = "{urls['samtrafiken_token_url']}"
-client_id = "{creds.samtrafiken_client_id}"
-kid = "{creds.samtrafiken_kid}"
-organization_code = "{org}"
-page_size = 10
-{extra}
-""", encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def make_setup(tmp_path, creds, key_pair, monkeypatch):
     """Start a sandbox over a dataset and write a matching config; stops the sandbox afterwards."""
@@ -93,15 +53,11 @@ def make_setup(tmp_path, creds, key_pair, monkeypatch):
     def make(dataset, *, faults: str | None = None, extra: str = "", lake: Path | None = None) -> Setup:
         sandbox = Sandbox(dataset, faults=faults, credentials=creds, slow_seconds=3.0).start()
         started.append(sandbox)
-        env = {
-            "RECON_VIPPS_CLIENT_SECRET": creds.vipps_client_secret,
-            "RECON_ENTUR_CLIENT_SECRET": creds.entur_client_secret,
-            "RECON_SAMTRAFIKEN_PRIVATE_KEY": key_pair[0],
-        }
+        env = secret_env(creds, key_pair[0])
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        path = write_config(tmp_path / "recon.toml", sandbox.urls(), creds, ledgers=list(dataset.ledgers),
-                            org=dataset.organization_code, lake=lake or tmp_path / "lake", extra=extra)
+        path = tmp_path / "recon.toml"
+        path.write_text(config_text(sandbox.urls(), creds, dataset, lake=lake or tmp_path / "lake", extra=extra))
         return Setup(sandbox, creds, key_pair[0], path, env)
 
     yield make

@@ -98,3 +98,15 @@ def test_business_dates_follow_the_ledger_zone_across_daylight_saving(make_setup
     assert [(p, d.isoformat()) for p, d in got] == [
         ("L1-psp-1", "2026-10-24"), ("L1-psp-2", "2026-10-25"), ("L1-psp-3", "2026-10-25"),
         ("L1-psp-4", "2026-10-26")]
+
+
+def test_an_api_that_refuses_the_watermark_filter_is_read_whole(make_setup):
+    setup = make_setup(small_dataset(n=6))
+    # paymentId takes numbers only: the sandbox answers 400 to a timestamp, as a strict API would.
+    setup.config_path.write_text(setup.config_path.read_text().replace(
+        "[entur]\n", '[entur]\npayments_watermark_field = "paymentId"\nstart = "2026-10-01T00:00:00Z"\n', 1))
+    config = setup.config()
+    assert pull(config, ["entur"]).ok
+    calls = [c["query"] for c in setup.sandbox.requests_log if c["path"].endswith("/payments")]
+    assert calls[0]["paymentId"] == "gte:2026-10-01T00:00:00Z" and "paymentId" not in calls[-1]
+    assert q(config, "SELECT count(*) FROM entur_payments")[0][0] == 6

@@ -7,15 +7,19 @@ keep each record's latest landed version.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..config import EnturConfig
+from ..errors import FatalSourceError
 from ..landing import Lake, Landing
 from ..money import parse_minor
 from ..values import BadValue, boolean, business_date, currency, ident, integer, req, text, timestamp
 from .base import Parsed, Progress, land_page
 from .paging import Getter, numbered_pages
+
+log = logging.getLogger("recon.entur")
 
 
 def _money(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> int | None:
@@ -203,14 +207,31 @@ class EnturSource:
                 newest = seen
             return parsed
 
-        for page in numbered_pages(self.api, path, params, per_page=self.cfg.page_size,
-                                   page_base=self.cfg.page_base):
-            land_page(landing, page.items, normalise_and_track, kind=kind, id_keys=id_keys,
-                      context=f"{what} page {page.number}", progress=progress)
-            if landing.pending >= self.flush_rows:
-                # Durable, but the watermark waits for the end: offset pages over a changing set
-                # are only complete once the last page has been read.
-                landing.checkpoint()
+        pages_read = 0
+
+        def read(query: list[tuple[str, Any]]) -> None:
+            nonlocal pages_read
+            for page in numbered_pages(self.api, path, query, per_page=self.cfg.page_size,
+                                       page_base=self.cfg.page_base):
+                pages_read += 1
+                land_page(landing, page.items, normalise_and_track, kind=kind, id_keys=id_keys,
+                          context=f"{what} page {page.number}", progress=progress)
+                if landing.pending >= self.flush_rows:
+                    # Durable, but the watermark waits for the end: offset pages over a changing
+                    # set are only complete once the last page has been read.
+                    landing.checkpoint()
+
+        try:
+            read(params)
+        except FatalSourceError as exc:
+            # The filter field is configuration, not contract: an API that refuses it is read whole
+            # (correct, only slower) rather than not at all.
+            if not params or "HTTP 400" not in str(exc) or pages_read:
+                raise
+            log.warning("entur: %s refused the filter %s=%s (%s); reading %s whole", path, params[0][0],
+                        params[0][1], str(exc).split(": ", 1)[-1], what)
+            params = []
+            read(params)
         landing.checkpoint()
         after = newest.isoformat() if newest else None
         if field and after != before:

@@ -1,0 +1,123 @@
+"""The table sheets of the workbook: each runs one query of recon/sql/report/ and streams its rows.
+
+Money arrives as BIGINT minor units and stays an integer until the writer turns it into exact
+major-unit text; DATE columns are business dates in the ledger's zone already; timestamps are
+converted to the ledger's zone in SQL (naive local time, which is what Excel can show).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from ..catalog import sql_text
+from .excel import Block, Chart, Column, ReportWorkbook, SheetResult
+
+BATCH = 4096  # rows fetched from DuckDB at a time: memory stays flat however long the sheet
+
+
+@dataclass(frozen=True)
+class TableSheet:
+    """A sheet that is one query: its name, its SQL file and one column spec per result column."""
+
+    name: str
+    sql: str
+    columns: tuple[Column, ...]
+
+
+def _id(name: str) -> Column:
+    return Column(name, "id", max_width=24)
+
+
+MISMATCHES = TableSheet("Mismatches", "report/mismatches.sql", (
+    Column("Code", "text", max_width=32), Column("Explanation", "text", max_width=80), Column("Kind", "text"),
+    _id("Ledger"), _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur payment"),
+    _id("Entur transaction"), _id("Entur credit"), _id("Booking"),
+    Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Booking amount", "money"),
+    Column("Difference", "money"), Column("Currency", "text"), Column("Entur currency", "text"),
+    Column("Vipps date", "date"), Column("Entur date", "date"), Column("Business date", "date"),
+    Column("Age (days)", "int"), Column("Provisional", "bool"),
+))
+
+MATCHED = TableSheet("Matched", "report/matched.sql", (
+    Column("Kind", "text"), Column("Match key", "int"), _id("Ledger"), _id("Reference"), _id("pspReference"),
+    _id("Entur orderId"), _id("Entur payment"), _id("Entur credit"), _id("Entur transaction"),
+    Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Difference", "money"),
+    Column("Vipps currency", "text"), Column("Entur currency", "text"), Column("Vipps date", "date"),
+    Column("Entur date", "date"), Column("Business date", "date"),
+))
+
+QUARANTINE = TableSheet("Quarantine", "report/quarantine.sql", (
+    Column("Source", "text"), Column("Kind", "text"), Column("Reason", "text", max_width=60),
+    _id("Record id"), Column("Context", "text", max_width=30), Column("Landed at", "datetime"),
+    Column("Raw record", "text", max_width=100),
+))
+
+VAT = TableSheet("VAT", "report/vat.sql", (
+    Column("Business date", "date"), Column("Currency", "text"), Column("VAT rate", "text"),
+    Column("Rate known", "bool"), Column("Sales category", "text", max_width=30), Column("Gross", "money"),
+    Column("Net", "money"), Column("VAT", "money"), Column("Lines", "int"), Column("Entries", "int"),
+    Column("Provisional", "bool"),
+))
+
+
+def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the parameters a query names (DuckDB refuses unused ones)."""
+    used = set(re.findall(r"\$([a-z_]+)", sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
+def fetch(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    sql = sql_text(sql_file)
+    return con.execute(sql, bind(sql, params)).fetchall()
+
+
+def stream(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows in batches, on a cursor of their own so that other queries may run meanwhile."""
+    sql = sql_text(sql_file)
+    cur = con.cursor()
+    try:
+        cur.execute(sql, bind(sql, params))
+        while batch := cur.fetchmany(BATCH):
+            yield from batch
+    finally:
+        cur.close()
+
+
+def write_table(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, sheet: TableSheet,
+                params: dict[str, Any]) -> SheetResult:
+    return book.table(sheet.name, sheet.columns, stream(con, sheet.sql, params))
+
+
+def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:
+    """VAT per date × rate × category, then totals per rate (charted) and per currency."""
+    per_rate = fetch(con, "report/vat_per_rate.sql", params)
+    currencies = sorted({r[0] for r in per_rate if r[0]})
+    several = len(currencies) > 1
+    # The footer rows use the detail's columns, so that widths and formats line up: the label in
+    # the date column, money under money.
+    rate_rows = [(f"{cur} {rate}" if several else rate, cur, rate, None, None, gross, net, vat, lines, None, None)
+                 for cur, rate, gross, net, vat, lines in per_rate]
+    totals = []
+    for cur in currencies:
+        rows = [r for r in per_rate if r[0] == cur]
+        totals.append((f"Total {cur}", cur, None, None, None, *(_sum(r[i] for r in rows) for i in (2, 3, 4, 5)),
+                       None, None))
+    names = ("Rate", "Currency", "VAT rate", "", "", "Gross", "Net", "VAT", "Lines", "", "")
+    columns = [Column(n, "text" if i == 0 else c.kind) for i, (n, c) in enumerate(zip(names, VAT.columns))]
+    after = [
+        Block(columns, rate_rows, title="Per VAT rate, all dates of the period",
+              chart=Chart("VAT per rate", category_col=1, value_col=8, y_title="VAT")),
+        Block([Column(c.name if c.name != "Rate" else "Total", c.kind) for c in columns], totals,
+              title="Per currency"),
+    ]
+    return book.table(VAT.name, VAT.columns, stream(con, VAT.sql, params), after=after)
+
+
+def _sum(values: Any) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None

@@ -1,0 +1,289 @@
+"""The two layout sheets: Summary (what an accountant reads first) and Control (what ties it together).
+
+Both are written after the table sheets, because they report on them: which sheets were split,
+how many cells were cut, and (Control) the rows and money totals of every other sheet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import duckdb
+
+from ..config import Config
+from ..reconcile import ReconcileResult
+from ..schemas import TABLES
+from ..values import zone
+from .excel import Block, Column, Money, Percent, ReportWorkbook, SheetResult
+from .sheets import fetch
+
+# Every code of DESIGN.md, in its order, with one sentence for the reader of the workbook.
+CODES: dict[str, str] = {
+    "MISSING_IN_ENTUR": "A Vipps capture matches no CAPTURED Entur Vipps payment transaction, "
+                        "neither by pspReference nor by order.",
+    "MISSING_IN_VIPPS": "A CAPTURED Entur Vipps payment transaction matches no Vipps capture, "
+                        "neither by pspReference nor by order.",
+    "AMOUNT_MISMATCH": "Vipps and Entur match (by pspReference, or by order sums) but the amounts differ "
+                       "by more than the tolerance.",
+    "CURRENCY_MISMATCH": "Vipps and Entur match but in different currencies, so the amounts were not compared.",
+    "DUPLICATE": "One side recorded an order's money twice (same amount, different IDs) where the other "
+                 "did not; one row per surplus entry.",
+    "REFUND_WITHOUT_CREDIT": "A Vipps refund matches no CREDITED Entur Vipps credit transaction, "
+                             "neither by pspReference nor by order.",
+    "CREDIT_WITHOUT_REFUND": "A CREDITED Entur Vipps credit transaction matches no Vipps refund, "
+                             "neither by pspReference nor by order.",
+    "VAT_MISMATCH": "A Vipps entry's VAT does not add up: a line's VAT is off its rate by more than the "
+                    "tolerance, or the lines' VAT does not sum to the entry's.",
+    "BOOKING_NOT_PAID": "A Samtrafiken booking is FULFILLED but its order has no CAPTURED Entur payment "
+                        "transaction.",
+    "BOOKING_REFUNDED_NOT_CREDITED": "A Samtrafiken booking is REFUNDED (refund above 0) but its order has "
+                                     "no CREDITED Entur credit.",
+    "TIMING_DIFFERENCE": "Vipps and Entur match and agree, but their business dates are further apart than "
+                         "the matching window.",
+}
+# The codes that are outcomes of matching Vipps against Entur: the match rate's denominator.
+MATCHING_CODES = frozenset(list(CODES)[:7] + ["TIMING_DIFFERENCE"])
+
+SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 100)
+CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 8)
+
+
+@dataclass
+class ReportContext:
+    """Everything the layout sheets say that does not come from a query."""
+
+    config: Config
+    result: ReconcileResult
+    timezone: str
+    as_of: date
+    generated_at: datetime  # naive, ledger zone
+    max_rows: int
+    include_matched: bool
+    manifests: list[dict[str, Any]]
+
+
+def _auto(n: int) -> list[Column]:
+    return [Column("", "auto") for _ in range(n)]
+
+
+def _label(text: str) -> Column:
+    return Column(text, "text")
+
+
+def match_rate(matched: int, code_counts: dict[str, int]) -> Percent | None:
+    denominator = matched + sum(n for code, n in code_counts.items() if code in MATCHING_CODES)
+    if not denominator:
+        return None
+    return Percent((Decimal(matched) / Decimal(denominator)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
+
+
+def _public_url(url: str) -> str:
+    """A base URL as safe to print: no user info, query or fragment (secrets never reach a cell)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def data_origin(config: Config) -> dict[str, str]:
+    """Per source, where its data came from."""
+    if config.sandbox.embedded:
+        where = f"embedded sandbox serving {config.sandbox.data}" if config.sandbox.data else \
+            "embedded sandbox serving the shipped sample data"
+        return {name: where for name in config.sources()}
+    out: dict[str, str] = {}
+    if config.vipps:
+        ledgers = ", ".join(f"{l.ledger_id} ({l.timezone})" for l in config.vipps.ledgers)
+        out["vipps"] = f"Vipps MobilePay Sales API {_public_url(config.vipps.base_url)}, ledgers {ledgers}"
+    if config.entur:
+        out["entur"] = f"Entur Sales API {_public_url(config.entur.base_url)}"
+    if config.samtrafiken:
+        out["samtrafiken"] = (f"Samtrafiken Bookings API {_public_url(config.samtrafiken.base_url)}, "
+                              f"organisation {config.samtrafiken.organization_code}")
+    return out
+
+
+def split_note(sheet: SheetResult, max_rows: int) -> str:
+    if not sheet.split:
+        return "one sheet"
+    more = ", ".join(p.name for p in sheet.parts[1:])
+    return (f"more than {max_rows - 1:,} rows per sheet (report.max_rows_per_sheet = {max_rows:,} with the "
+            f"header): continues on {more}; every row is on exactly one of them")
+
+
+def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
+                  tables: list[SheetResult]) -> SheetResult:
+    r = ctx.result
+    codes = fetch(con, "report/codes.sql", {})
+    counts: dict[str, int] = {}
+    for code, _cur, n, _amount in codes:
+        counts[code] = counts.get(code, 0) + n
+    rate = match_rate(r.matched, counts)
+    cut = sum(p.cut_cells for t in tables for p in t.parts)
+
+    facts: list[list[Any]] = [
+        ["Period", r.date_from, r.date_to],
+        ["As of", ctx.as_of, None, None, None, "ages in days and provisional dates are counted from this date"],
+        ["Time zone", ctx.timezone, None, None, None, "business dates and times are in this zone"],
+        ["Matched units", r.matched],
+        ["Exceptions", sum(counts.values()), None, None, None, "one row each on the Mismatches sheet"],
+        ["Match rate", rate if rate is not None else "n/a", None, None, None,
+         "matched units ÷ (matched units + exceptions of the codes marked yes under In match rate)"],
+    ]
+    if r.provisional_dates:
+        for i, day in enumerate(r.provisional_dates):
+            facts.append(["Provisional dates" if i == 0 else None, day, None, None, None,
+                          "not yet closed: later runs may still change these dates" if i == 0 else None])
+    else:
+        facts.append(["Provisional dates", "none"])
+    facts.append(["Cells cut at 32,767 characters", cut, None, None, None,
+                  "each ends in a visible '… [cut: N chars]' marker; counted per sheet on Control"])
+
+    origin = data_origin(ctx.config)
+    sources = [[source, records, first, last, quarantined, origin.get(source, "not configured")]
+               for source, records, first, last, quarantined in fetch(con, "report/coverage.sql", {})]
+
+    code_rows: list[list[Any]] = []
+    by_code: dict[str, list[tuple[Any, ...]]] = {}
+    for row in codes:
+        by_code.setdefault(row[0], []).append(row)
+    for code, explanation in CODES.items():
+        in_rate = "yes" if code in MATCHING_CODES else "no"
+        for _, currency, n, amount in by_code.pop(code, [(code, None, 0, 0)]):
+            code_rows.append([code, n, amount, currency, in_rate, explanation])
+    for code, rows in sorted(by_code.items()):  # a code DESIGN.md does not know: shown, never dropped
+        for _, currency, n, amount in rows:
+            code_rows.append([code, n, amount, currency, "no", "(not a documented code)"])
+
+    sheet_rows: list[list[Any]] = []
+    for t in tables:
+        sheet_rows.append([t.name, t.data_rows, len(t.parts), None, None, split_note(t, ctx.max_rows)])
+    if not ctx.include_matched:
+        sheet_rows.append(["Matched", None, 0, None, None, "not included (report.include_matched = false)"])
+
+    blocks = [
+        Block(_auto(6), facts, header=False),
+        Block([_label("Source"), Column("Records landed", "int"), Column("First business date", "date"),
+               Column("Last business date", "date"), Column("Quarantined", "int"), _label("Data from")],
+              sources, title="Sources"),
+        Block([_label("Code"), Column("Count", "int"), Column("Amount", "money"), _label("Currency"),
+               _label("In match rate"), _label("Explanation")], code_rows,
+              title="Exceptions by code (amount: Σ |difference|, or the amount involved)", autofilter=True,
+              counted=True),
+        Block([_label("Sheet"), Column("Rows", "int"), Column("Sheets", "int"), _label(""), _label(""),
+               _label("Note")], sheet_rows, title="Sheets"),
+    ]
+    title = f"Reconciliation {r.date_from.isoformat()} to {r.date_to.isoformat()}"
+    return book.sheet("Summary", SUMMARY_WIDTHS, blocks, title=title, index=0)
+
+
+def config_fingerprint(config: Config) -> str:
+    """sha256 of the config file's bytes (first 16 hex digits); the file never holds secrets."""
+    if config.path is not None and config.path.exists():
+        data = config.path.read_bytes()
+    else:
+        data = json.dumps(config.raw, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def cursor_rows(manifests: list[dict[str, Any]], sources: list[str], tz: str) -> list[list[Any]]:
+    """Per source and stream the cursor before and after the newest pull run that had that source."""
+    rows: list[list[Any]] = []
+    for source in sources:
+        found = next(((run, s) for run in manifests if run.get("kind", "pull") == "pull"
+                      for s in run.get("sources", []) if s.get("source") == source), None)
+        if found is None:
+            rows.append([source, None, None, None, "never pulled", None, None])
+            continue
+        run, entry = found
+        finished = _local(run.get("finished_at"), tz)
+        cursors = entry.get("cursors") or {}
+        streams = [("feed", cursors)] if "after" in cursors or "before" in cursors else sorted(cursors.items())
+        for stream, value in streams or [("-", {})]:
+            value = value if isinstance(value, dict) else {"after": value}
+            rows.append([source, stream, _text(value.get("before")), _text(value.get("after")), run.get("run_id"),
+                         finished, bool(entry.get("ok"))])
+    return rows
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _local(stamp: Any, tz: str) -> datetime | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed
+    return parsed.astimezone(zone(tz)).replace(tzinfo=None, microsecond=0)
+
+
+def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
+    """Rows and amount per landed table and currency, in the order of recon.schemas; 0 for empty tables."""
+    found = fetch(con, "report/landed_tables.sql", {})
+    amount_column = {"vipps_sales_entries": "gross", "vipps_sales_lines": "line_total_gross",
+                     "entur_payments": "total_amount", "entur_payment_transactions": "amount",
+                     "entur_credits": "total_credit_amount", "entur_credit_transactions": "amount",
+                     "samtrafiken_booking_events": "total_price"}
+    rows: list[list[Any]] = []
+    for name, spec in TABLES.items():
+        mine = [list(r) for r in found if r[1] == name]
+        rows.extend(mine or [[spec.source, name, None, 0, amount_column[name], 0]])
+    rows.extend(list(r) for r in found if r[1] == "quarantine")
+    return [[s, t, cur, n, col, Money(amount) if amount is not None else None] for s, t, cur, n, col, amount in rows]
+
+
+def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
+                  others: list[SheetResult]) -> SheetResult:
+    r = ctx.result
+    parts = [(t, p) for t in others for p in t.parts]
+    cut = sum(p.cut_cells for _, p in parts)
+    split = [t for t in others if t.split]
+    facts: list[list[Any]] = [
+        ["Run id", r.run_id, None, None, None, "the reconcile run this workbook shows"],
+        ["Generated at", ctx.generated_at, None, None, None, "the only cell that differs between two "
+                                                            "workbooks of the same lake, period and as-of date"],
+        ["Period", r.date_from, r.date_to],
+        ["As of", ctx.as_of],
+        ["Time zone", ctx.timezone],
+        ["Config file", ctx.config.path.name if ctx.config.path else "(none)"],
+        ["Config fingerprint", config_fingerprint(ctx.config), None, None, None,
+         "sha256 of the config file's bytes, first 16 hex digits"],
+        ["Rows per sheet", ctx.max_rows, None, None, None, "report.max_rows_per_sheet, header row included"],
+        ["Matched sheet", ctx.include_matched],
+        ["Cut cells", cut],
+        ["Split sheets", len(split), None, None, None, ", ".join(t.name for t in split) or None],
+    ]
+    totals: list[list[Any]] = []
+    for sheet, part in parts:
+        if not sheet.money_columns:
+            totals.append([part.name, part.data_rows, part.cut_cells, None, None])
+        for column in sheet.money_columns:
+            totals.append([part.name, part.data_rows, part.cut_cells, column, Money(part.sums.get(column, 0))])
+    blocks = [
+        Block(_auto(6), facts, header=False),
+        Block([_label("Source"), _label("Stream"), _label("Cursor before"), _label("Cursor after"),
+               _label("Pull run"), Column("Pull finished", "datetime"), Column("OK", "bool")],
+              cursor_rows(ctx.manifests, ctx.config.sources(), ctx.timezone),
+              title="Pull cursors (the newest pull run of each source)"),
+        Block([_label("Source"), _label("Table"), _label("Currency"), Column("Rows", "int"),
+               _label("Amount column"), Column("Amount", "auto")], landed_rows(con),
+              title="Landed tables (deduplicated views, whole lake)"),
+        Block([_label("Sheet"), Column("Rows", "int"), Column("Cut cells", "int"), _label("Column"),
+               Column("Sum", "auto")], totals,
+              title="Sheet totals (rows below the header; Σ of each money column, all currencies)"),
+    ]
+    return book.sheet("Control", CONTROL_WIDTHS, blocks, title="Control")

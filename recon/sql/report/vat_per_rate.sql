@@ -1,0 +1,7 @@
+-- Totals under the VAT sheet (and the data of its chart): every date of the period per
+-- currency × VAT rate; "unknown" (no rate on the line) last.
+SELECT currency, vat_rate, CAST(sum(gross) AS BIGINT) AS gross, CAST(sum(net) AS BIGINT) AS net,
+       CAST(sum(vat) AS BIGINT) AS vat, CAST(sum(lines) AS BIGINT) AS lines
+FROM vat_summary
+GROUP BY currency, vat_rate_bp, vat_rate
+ORDER BY currency, vat_rate_bp DESC NULLS LAST
