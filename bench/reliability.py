@@ -225,6 +225,7 @@ def _hostile_entry(rng: random.Random, base: dict[str, Any], token: str) -> tupl
 def hostile_input(root: Path, sizes: Sizes) -> dict[str, Any]:
     rng = random.Random(sizes.seed + 2)
     dataset = generate(seed=sizes.seed + 2, orders=sizes.orders)
+    base_refs = {e["reference"] for ds_led in dataset.ledgers.values() for e in ds_led.entries}
     led = next(iter(dataset.ledgers.values()))
     entries = list(led.entries)
     valid = [e for e in entries if e.get("lines")]
@@ -246,8 +247,6 @@ def hostile_input(root: Path, sizes: Sizes) -> dict[str, Any]:
         con = connect(Lake(config.lake))
         raws = [r[0] for r in con.execute("SELECT raw FROM quarantine WHERE reason <> ''").fetchall()]
         landed_refs = {r[0] for r in con.execute("SELECT reference FROM vipps_sales_entries").fetchall()}
-        base_refs = {e["reference"] for ds_led in dataset.ledgers.values() for e in ds_led.entries
-                     if isinstance(e, dict) and "_fuzz" not in e}
         con.close()
         quarantined = {t for t in injected if any(t in raw for raw in raws)}
         must = {t for t, bad in injected.items() if bad}

@@ -60,6 +60,7 @@ class ReconcileSettings:
     reference_suffix: str = ""
     availability_lag_days: int = 0
     timezone: str = "Europe/Oslo"
+    memory_limit: str = "2GB"  # DuckDB spills to <lake>/_tmp beyond this instead of growing
     vat_rates: dict[str, list[int]] = field(default_factory=lambda: dict(DEFAULT_VAT_RATES))
 
     @classmethod
@@ -68,7 +69,7 @@ class ReconcileSettings:
         if not isinstance(data, dict):
             raise ConfigError("[reconcile] must be a table")
         known = {"window_days", "tolerance", "vat_line_tolerance", "reference_prefix", "reference_suffix",
-                 "availability_lag_days", "timezone", "vat_rates"}
+                 "availability_lag_days", "timezone", "vat_rates", "memory_limit"}
         extra = sorted(set(data) - known)
         if extra:
             raise ConfigError(f"unknown key reconcile.{extra[0]} in the configuration")
@@ -79,7 +80,7 @@ class ReconcileSettings:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigError(f"reconcile.{key} must be an integer >= 0")
                 values[key] = value
-        for key in ("reference_prefix", "reference_suffix", "timezone"):
+        for key in ("reference_prefix", "reference_suffix", "timezone", "memory_limit"):
             if key in data:
                 if not isinstance(data[key], str):
                     raise ConfigError(f"reconcile.{key} must be a string")
@@ -159,6 +160,8 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
     }
     con = connect(lake)
     try:
+        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
         run_steps(con, params, settings)
         paths = _materialise(con, lake, run_id, date_from, date_to)
         by_code = [CodeTotal(*row) for row in con.execute(

@@ -181,10 +181,10 @@ class VippsSource:
         return found
 
     def _lookup_pages(self, path: str) -> Iterator[CursorPage]:
-        # The look-up envelope is undocumented; a missing hasMore means a single page.
+        # The look-up envelope is undocumented: the feed's, or a bare list; no hasMore = one page.
         body = self.api.get(path, None)
-        if isinstance(body, dict) and "hasMore" in body:
-            yield from cursor_pages(self.api, path, {}, cursor=None)
-            return
         items = body.get("items") if isinstance(body, dict) else body
-        yield CursorPage(items if isinstance(items, list) else [], None, False)
+        has_more = isinstance(body, dict) and body.get("hasMore") is True and bool(body.get("cursor"))
+        yield CursorPage(items if isinstance(items, list) else [], None, has_more)
+        if has_more:
+            yield from cursor_pages(self.api, path, {}, cursor=body["cursor"])
