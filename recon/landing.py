@@ -206,7 +206,10 @@ class Landing:
 
     def checkpoint(self) -> None:
         """Make everything buffered durable. The caller commits its cursor after this returns."""
-        for name, batches in self._batches.items():
+        # Children (order lines, transactions) first: a crash between two files may then leave
+        # children without their parent (invisible in the views, re-landed by the rerun) but
+        # never a parent whose children are missing, which the views would pick and show bare.
+        for name, batches in sorted(self._batches.items(), key=lambda kv: TABLES[kv[0]].parent is None):
             spec = TABLES[name]
             table = pa.Table.from_batches(batches, schema=spec.schema)
             part_col = table.column(spec.partition)
