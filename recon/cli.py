@@ -246,7 +246,7 @@ def report(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, out
     run_id = new_run_id()
     ctx.logging_for(config, run_id)
     with lake_lock(config.lake, run_id, wait=wait):
-        result = write_report(config, date_from.date(), date_to.date(), out=out)
+        result = write_report(config, date_from.date(), date_to.date(), out=out, run_id=run_id)
     _print_reconcile(result.reconcile)
     click.echo(f"workbook: {result.path}")
 

@@ -19,7 +19,7 @@ from .config import Config
 from .errors import ConfigError
 from .landing import Lake
 from .reconcile import ReconcileResult, ReconcileSettings, reconcile, today_in
-from .reports.excel import EXCEL_MAX_ROWS, ReportWorkbook
+from .reports.excel import EXCEL_MAX_ROWS, MIN_ROWS, ReportWorkbook
 from .reports.sheets import MATCHED, MISMATCHES, QUARANTINE, write_table, write_vat
 from .reports.summary import ReportContext, write_control, write_summary
 from .status import run_manifests
@@ -47,8 +47,8 @@ class ReportSettings:
             values["include_matched"] = data["include_matched"]
         if "max_rows_per_sheet" in data:
             rows = data["max_rows_per_sheet"]
-            if isinstance(rows, bool) or not isinstance(rows, int) or not 2 <= rows <= EXCEL_MAX_ROWS:
-                raise ConfigError(f"report.max_rows_per_sheet must be an integer 2..{EXCEL_MAX_ROWS:,} "
+            if isinstance(rows, bool) or not isinstance(rows, int) or not MIN_ROWS <= rows <= EXCEL_MAX_ROWS:
+                raise ConfigError(f"report.max_rows_per_sheet must be an integer {MIN_ROWS}..{EXCEL_MAX_ROWS:,} "
                                   f"(the header row included)")
             values["max_rows_per_sheet"] = rows
         if "out_dir" in data:
@@ -75,6 +75,22 @@ class ReportResult:
     cells: int = 0
 
 
+def pin_results(con: Any, paths: dict[str, Path]) -> None:
+    """Point the result views at this run's files, with each row's position in its file.
+
+    By path, not through the catalog's "latest" views: another reconcile finishing meanwhile
+    must not mix two runs in one workbook. The position (``file_row_number``) lets the large
+    sheets read their rows page by page in the order reconcile wrote them.
+    """
+    for name, parquet in paths.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS "
+                    f"SELECT * FROM read_parquet('{_q(parquet)}', file_row_number = true)")
+
+
+def _q(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
 def default_path(config: Config, date_from: date, date_to: date) -> Path:
     folder = ReportSettings.from_config(config).folder(config)
     return folder / f"recon_{date_from.isoformat()}_{date_to.isoformat()}.xlsx"
@@ -84,7 +100,8 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
                  today: date | None = None, run_id: str | None = None) -> ReportResult:
     """Reconcile ``date_from``..``date_to`` and write the workbook; ``today`` is the as-of date."""
     settings = ReportSettings.from_config(config)  # configuration errors before any work
-    tz = ReconcileSettings.from_config(config).timezone
+    reconcile_settings = ReconcileSettings.from_config(config)
+    tz = reconcile_settings.timezone
     as_of = today or today_in(tz)
     result = reconcile(config, date_from, date_to, today=as_of, run_id=run_id)
     path = Path(out) if out is not None else default_path(config, date_from, date_to)
@@ -98,11 +115,10 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
     book = ReportWorkbook(max_rows=settings.max_rows_per_sheet)
     con = connect(lake)
     try:
-        # Read this run's results by path, not through the "latest" views: another reconcile
-        # finishing meanwhile must not mix two runs in one workbook.
-        for name, parquet in result.paths.items():
-            quoted = str(parquet).replace("'", "''")
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{quoted}')")
+        # As reconcile does: past the limit DuckDB spills to the lake's _tmp instead of growing.
+        con.execute(f"SET memory_limit = '{reconcile_settings.memory_limit}'")
+        con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
+        pin_results(con, result.paths)
         tables = [write_vat(book, con, params), write_table(book, con, MISMATCHES, params)]
         if settings.include_matched:
             tables.append(write_table(book, con, MATCHED, params))

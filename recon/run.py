@@ -82,7 +82,7 @@ def run_job(
     pulled = pull(config, sources, run_id=run_id, on_progress=on_progress, parallel=True)
     report = None
     if pulled.ok:
-        report = write_report(config, date_from, date_to, today=today)
+        report = write_report(config, date_from, date_to, today=today, run_id=run_id)
         log.info("run finished: %d exceptions, workbook %s", report.reconcile.mismatches, report.path)
     else:
         failed = ", ".join(r.source for r in pulled.failures())

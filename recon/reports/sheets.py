@@ -17,23 +17,30 @@ import duckdb
 from ..catalog import sql_text
 from .excel import Block, Chart, Column, ReportWorkbook, SheetResult
 
-BATCH = 4096  # rows fetched from DuckDB at a time: memory stays flat however long the sheet
+BATCH = 4096  # rows fetched from DuckDB at a time
+PAGE = 20_000  # rows of a result file per query of a paged sheet
 
 
 @dataclass(frozen=True)
 class TableSheet:
-    """A sheet that is one query: its name, its SQL file and one column spec per result column."""
+    """A sheet that is one query: its name, its SQL file and one column spec per result column.
+
+    ``paged``: the result view the query pages through by ``file_row_number`` (``$first``,
+    ``$page``). DuckDB holds a query's whole result before the first row comes out, so the large
+    sheets ask for one page at a time and memory stays flat however many rows there are.
+    """
 
     name: str
     sql: str
     columns: tuple[Column, ...]
+    paged: str | None = None
 
 
 def _id(name: str) -> Column:
     return Column(name, "id", max_width=24)
 
 
-MISMATCHES = TableSheet("Mismatches", "report/mismatches.sql", (
+MISMATCHES = TableSheet("Mismatches", "report/mismatches.sql", paged="recon_mismatches", columns=(
     Column("Code", "text", max_width=32), Column("Explanation", "text", max_width=80), Column("Kind", "text"),
     _id("Ledger"), _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur payment"),
     _id("Entur transaction"), _id("Entur credit"), _id("Booking"),
@@ -43,7 +50,7 @@ MISMATCHES = TableSheet("Mismatches", "report/mismatches.sql", (
     Column("Age (days)", "int"), Column("Provisional", "bool"),
 ))
 
-MATCHED = TableSheet("Matched", "report/matched.sql", (
+MATCHED = TableSheet("Matched", "report/matched.sql", paged="recon_matches", columns=(
     Column("Kind", "text"), Column("Match key", "int"), _id("Ledger"), _id("Reference"), _id("pspReference"),
     _id("Entur orderId"), _id("Entur payment"), _id("Entur credit"), _id("Entur transaction"),
     Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Difference", "money"),
@@ -88,9 +95,20 @@ def stream(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]
         cur.close()
 
 
+def pages(con: duckdb.DuckDBPyConnection, sheet: TableSheet, params: dict[str, Any],
+          page: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """The rows of a paged sheet, one page of its result file per query, in file order."""
+    assert sheet.paged is not None
+    page = page or PAGE
+    (total,) = con.execute(f"SELECT count(*) FROM {sheet.paged}").fetchone() or (0,)
+    for first in range(0, total, page):
+        yield from fetch(con, sheet.sql, {**params, "first": first, "page": page})
+
+
 def write_table(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, sheet: TableSheet,
                 params: dict[str, Any]) -> SheetResult:
-    return book.table(sheet.name, sheet.columns, stream(con, sheet.sql, params))
+    rows = pages(con, sheet, params) if sheet.paged else stream(con, sheet.sql, params)
+    return book.table(sheet.name, sheet.columns, rows)
 
 
 def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:
@@ -112,7 +130,7 @@ def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict
     after = [
         Block(columns, rate_rows, title="Per VAT rate, all dates of the period",
               chart=Chart("VAT per rate", category_col=1, value_col=8, y_title="VAT")),
-        Block([Column(c.name if c.name != "Rate" else "Total", c.kind) for c in columns], totals,
+        Block([Column({"Rate": "Total", "VAT rate": ""}.get(c.name, c.name), c.kind) for c in columns], totals,
               title="Per currency"),
     ]
     return book.table(VAT.name, VAT.columns, stream(con, VAT.sql, params), after=after)

@@ -20,7 +20,7 @@ from ..config import Config
 from ..reconcile import ReconcileResult
 from ..schemas import TABLES
 from ..values import zone
-from .excel import Block, Column, Money, Percent, ReportWorkbook, SheetResult
+from .excel import Block, Column, Percent, ReportWorkbook, SheetResult
 from .sheets import fetch
 
 # Every code of DESIGN.md, in its order, with one sentence for the reader of the workbook.
@@ -32,14 +32,14 @@ CODES: dict[str, str] = {
     "AMOUNT_MISMATCH": "Vipps and Entur match (by pspReference, or by order sums) but the amounts differ "
                        "by more than the tolerance.",
     "CURRENCY_MISMATCH": "Vipps and Entur match but in different currencies, so the amounts were not compared.",
-    "DUPLICATE": "One side recorded an order's money twice (same amount, different IDs) where the other "
-                 "did not; one row per surplus entry.",
+    "DUPLICATE": "One side recorded an order's money twice (same amount, other IDs) and the other did not; "
+                 "a row per surplus entry.",
     "REFUND_WITHOUT_CREDIT": "A Vipps refund matches no CREDITED Entur Vipps credit transaction, "
                              "neither by pspReference nor by order.",
     "CREDIT_WITHOUT_REFUND": "A CREDITED Entur Vipps credit transaction matches no Vipps refund, "
                              "neither by pspReference nor by order.",
-    "VAT_MISMATCH": "A Vipps entry's VAT does not add up: a line's VAT is off its rate by more than the "
-                    "tolerance, or the lines' VAT does not sum to the entry's.",
+    "VAT_MISMATCH": "A Vipps entry's VAT does not add up: a line is off its rate by more than the tolerance, "
+                    "or the lines do not sum to the entry.",
     "BOOKING_NOT_PAID": "A Samtrafiken booking is FULFILLED but its order has no CAPTURED Entur payment "
                         "transaction.",
     "BOOKING_REFUNDED_NOT_CREDITED": "A Samtrafiken booking is REFUNDED (refund above 0) but its order has "
@@ -50,8 +50,8 @@ CODES: dict[str, str] = {
 # The codes that are outcomes of matching Vipps against Entur: the match rate's denominator.
 MATCHING_CODES = frozenset(list(CODES)[:7] + ["TIMING_DIFFERENCE"])
 
-SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 100)
-CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 8)
+SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 112)
+CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 10)
 
 
 @dataclass
@@ -243,7 +243,7 @@ def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
         mine = [list(r) for r in found if r[1] == name]
         rows.extend(mine or [[spec.source, name, None, 0, amount_column[name], 0]])
     rows.extend(list(r) for r in found if r[1] == "quarantine")
-    return [[s, t, cur, n, col, Money(amount) if amount is not None else None] for s, t, cur, n, col, amount in rows]
+    return rows
 
 
 def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
@@ -252,38 +252,38 @@ def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
     parts = [(t, p) for t in others for p in t.parts]
     cut = sum(p.cut_cells for _, p in parts)
     split = [t for t in others if t.split]
-    facts: list[list[Any]] = [
-        ["Run id", r.run_id, None, None, None, "the reconcile run this workbook shows"],
-        ["Generated at", ctx.generated_at, None, None, None, "the only cell that differs between two "
-                                                            "workbooks of the same lake, period and as-of date"],
+    facts: list[list[Any]] = [  # notes in the fourth column, after the period's two dates
+        ["Run id", r.run_id, None, "the reconcile run this workbook shows"],
+        ["Generated at", ctx.generated_at, None, "the one cell that differs between workbooks of one lake, "
+                                                 "period and as-of date"],
         ["Period", r.date_from, r.date_to],
         ["As of", ctx.as_of],
         ["Time zone", ctx.timezone],
         ["Config file", ctx.config.path.name if ctx.config.path else "(none)"],
-        ["Config fingerprint", config_fingerprint(ctx.config), None, None, None,
+        ["Config fingerprint", config_fingerprint(ctx.config), None,
          "sha256 of the config file's bytes, first 16 hex digits"],
-        ["Rows per sheet", ctx.max_rows, None, None, None, "report.max_rows_per_sheet, header row included"],
-        ["Matched sheet", ctx.include_matched],
+        ["Rows per sheet", ctx.max_rows, None, "report.max_rows_per_sheet, the header row included"],
+        ["Matched sheet", ctx.include_matched, None, "report.include_matched"],
         ["Cut cells", cut],
-        ["Split sheets", len(split), None, None, None, ", ".join(t.name for t in split) or None],
+        ["Split sheets", len(split), None, ", ".join(t.name for t in split) or None],
     ]
     totals: list[list[Any]] = []
     for sheet, part in parts:
         if not sheet.money_columns:
             totals.append([part.name, part.data_rows, part.cut_cells, None, None])
         for column in sheet.money_columns:
-            totals.append([part.name, part.data_rows, part.cut_cells, column, Money(part.sums.get(column, 0))])
+            totals.append([part.name, part.data_rows, part.cut_cells, column, part.sums.get(column, 0)])
     blocks = [
-        Block(_auto(6), facts, header=False),
+        Block(_auto(4), facts, header=False),
         Block([_label("Source"), _label("Stream"), _label("Cursor before"), _label("Cursor after"),
                _label("Pull run"), Column("Pull finished", "datetime"), Column("OK", "bool")],
               cursor_rows(ctx.manifests, ctx.config.sources(), ctx.timezone),
               title="Pull cursors (the newest pull run of each source)"),
         Block([_label("Source"), _label("Table"), _label("Currency"), Column("Rows", "int"),
-               _label("Amount column"), Column("Amount", "auto")], landed_rows(con),
+               _label("Amount column"), Column("Amount", "money")], landed_rows(con),
               title="Landed tables (deduplicated views, whole lake)"),
         Block([_label("Sheet"), Column("Rows", "int"), Column("Cut cells", "int"), _label("Column"),
-               Column("Sum", "auto")], totals,
+               Column("Sum", "money")], totals,
               title="Sheet totals (rows below the header; Σ of each money column, all currencies)"),
     ]
     return book.sheet("Control", CONTROL_WIDTHS, blocks, title="Control")

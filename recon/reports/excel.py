@@ -1,0 +1,517 @@
+"""The streaming .xlsx writer: the only module of recon that knows openpyxl.
+
+Sheets are written in openpyxl's write-only mode: each row goes straight to a temporary file,
+so memory does not grow with the number of rows. On top of that this module adds what an
+accountant's workbook needs and what openpyxl leaves to the caller:
+
+* one style per column kind, created once (bold header, ``#,##0.00`` money, ``yyyy-mm-dd``
+  dates, ``@`` text for IDs so that a 19-digit reference never becomes ``1.2E+18``);
+* money written as the exact decimal text of its minor units (openpyxl would print a Decimal
+  through ``"%.16g" % float``, which turns 0.07 into 0.07000000000000001);
+* formula injection made impossible: every string is stored as a string cell (never a
+  formula), and one that starts with ``= + - @``, tab or CR also gets Excel's quotePrefix so
+  that editing the cell in Excel cannot turn it into a formula either;
+* text longer than Excel's 32,767 characters cut with a visible marker, and counted;
+* control characters escaped the OOXML way (``_x000D_``), which Excel and LibreOffice decode;
+* a sheet that would pass the row limit continues on ``Name (2)``, ``Name (3)``, … with the
+  header repeated, so that no row is ever dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any, Literal
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_CELL = 32_767
+MIN_ROWS = 3  # per sheet: the header, a blank row and one row of a block below the table
+SHEET_NAME_MAX = 31
+CUT_MARKER = "… [cut: {n} chars]"  # n = characters removed
+FIT_TO_PAGE_WIDTH = 240  # Σ column widths up to which a sheet prints one page wide
+WIDE_SHEET_SCALE = 60  # print scale (%) of wider sheets
+CHART_COLUMNS, CHART_ROWS = 9, 16  # default-size columns and rows a 14 × 7.5 cm chart covers
+
+Kind = Literal["text", "id", "money", "date", "datetime", "int", "bool", "percent", "auto"]
+
+# A string starting with one of these is a formula (or DDE payload) to Excel, LibreOffice or a
+# CSV export made from the sheet; such strings get the quotePrefix style.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FONT = "Calibri"  # openpyxl's default body font; named on bold styles too, or viewers pick a serif
+
+# XML 1.0 forbids most C0 controls and a parser turns CR into LF; OOXML spells them _xHHHH_.
+# A literal "_xHHHH_" in the text must be escaped too (as _x005F_xHHHH_) or Excel decodes it.
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+_FORMATS: dict[str, str] = {
+    "text": "@", "id": "@", "money": "#,##0.00", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss",
+    "int": "#,##0", "bool": "@", "percent": "0.00%",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: header text, kind, and either a fixed width or the cap of a sampled width."""
+
+    name: str
+    kind: Kind = "text"
+    width: float | None = None
+    max_width: float = 60.0
+
+
+@dataclass(frozen=True)
+class Money:
+    """Integer minor units, for cells of kind ``auto``."""
+
+    minor: int
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A ratio (0.9512 shows as 95.12 %), for cells of kind ``auto``."""
+
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart of one block's value column against its category column."""
+
+    title: str
+    category_col: int  # 1-based column of the block
+    value_col: int
+    y_title: str = ""
+    anchor_col: int = 0  # 0: two columns right of the widest column written
+
+
+@dataclass
+class Block:
+    """Rows written after the main table (or on a layout sheet), below a blank row."""
+
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[Any]]
+    title: str | None = None
+    header: bool = True
+    autofilter: bool = False
+    chart: Chart | None = None
+    counted: bool = False  # on a layout sheet: these rows and money columns are the sheet's totals
+
+
+@dataclass
+class Part:
+    """One physical sheet."""
+
+    name: str
+    rows_written: int = 0  # every row, header and blocks included
+    data_rows: int = 0  # rows of the main table (the ones filters and Control totals count)
+    sums: dict[str, int] = field(default_factory=dict)  # money column -> Σ minor units
+    cut_cells: int = 0
+
+
+@dataclass
+class SheetResult:
+    """What one logical sheet became: its parts, rows and money totals."""
+
+    name: str
+    parts: list[Part]
+    money_columns: list[str]
+
+    @property
+    def data_rows(self) -> int:
+        return sum(p.data_rows for p in self.parts)
+
+    @property
+    def split(self) -> bool:
+        return len(self.parts) > 1
+
+
+def major_text(minor: int) -> str:
+    """Minor units as an exact decimal string in major units: 19900 -> '199.00'."""
+    return str(Decimal(minor).scaleb(-2))
+
+
+def ooxml_escape(text: str) -> str:
+    """Control characters as _xHHHH_, and a literal _xHHHH_ as _x005F_xHHHH_ (ECMA-376 ST_Xstring)."""
+    return _NEEDS_ESCAPE.sub(lambda m: "_x%04X_" % ord(m.group(0)) if len(m.group(0)) == 1
+                             else "_x005F" + m.group(0), text)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def cut_text(text: str, limit: int = EXCEL_MAX_CELL) -> tuple[str, bool]:
+    """Text as Excel can hold it (≤ ``limit`` UTF-16 units), ending in a visible marker when cut."""
+    if len(text) <= limit // 2 or _utf16_len(text) <= limit:
+        return text, False
+    # Room for the marker: its count has at most as many digits as len(text).
+    room = limit - len(CUT_MARKER.format(n=len(text)))
+    keep = room
+    while (excess := _utf16_len(text[:keep]) - room) > 0:  # characters beyond the BMP count twice
+        keep -= excess
+    return text[:keep] + CUT_MARKER.format(n=len(text) - keep), True
+
+
+def sheet_name(base: str, part: int = 1) -> str:
+    """A valid sheet name (≤ 31 characters, none of []:*?/\\); parts are 'Base (2)', 'Base (3)'…"""
+    clean = _BAD_SHEET_CHARS.sub("_", base).strip("'") or "Sheet"
+    suffix = "" if part == 1 else f" ({part})"
+    return clean[:SHEET_NAME_MAX - len(suffix)] + suffix
+
+
+def _width_of(kind: str, value: Any) -> float:
+    if value is None:
+        return 0
+    if isinstance(value, (Money, Percent)):
+        kind = "money" if isinstance(value, Money) else "percent"
+        value = value.minor if isinstance(value, Money) else value.value
+    if kind == "money" and isinstance(value, int):
+        return len(f"{abs(value) // 100:,}") + 3 + (value < 0)
+    if kind == "date" or isinstance(value, date) and not isinstance(value, datetime):
+        return 10
+    if kind == "datetime" or isinstance(value, datetime):
+        return 19
+    if kind == "percent":
+        return 8
+    if isinstance(value, bool):
+        return 5
+    text = str(value)
+    if "\n" in text:
+        return max(len(line) for line in text.split("\n"))
+    return len(text)
+
+
+class ReportWorkbook:
+    """A write-only workbook of streamed sheets. Call :meth:`table` / :meth:`sheet`, then :meth:`save`."""
+
+    def __init__(self, *, max_rows: int = EXCEL_MAX_ROWS, sample_rows: int = 200) -> None:
+        if not MIN_ROWS <= max_rows <= EXCEL_MAX_ROWS:
+            raise ValueError(f"max_rows must be {MIN_ROWS}..{EXCEL_MAX_ROWS}")
+        self.max_rows = max_rows
+        self.sample_rows = sample_rows
+        self._wb = Workbook(write_only=True)
+        self._styles: dict[tuple[str, str], Any] = {}
+        self._names: set[str] = set()
+        self.cells = 0  # cells written, for the benchmark
+
+    # --- styles: created once, shared by every cell of their kind ------------------------------
+    def _style(self, ws: Any, kind: str, variant: str = "") -> Any:
+        key = (kind, variant)
+        style = self._styles.get(key)
+        if style is None:
+            template = Cell(ws)
+            template.number_format = _FORMATS[kind]
+            if kind in ("text", "id", "bool"):
+                # One character of air between a right-aligned number and the text beside it.
+                template.alignment = Alignment(horizontal="left", indent=1)
+            if variant == "quote":
+                template.quotePrefix = True
+            elif variant in ("header", "header_right"):
+                template.font = Font(name=FONT, size=11, bold=True)
+                template.fill = PatternFill("solid", fgColor="DDE4EE")
+                template.border = Border(bottom=Side(style="thin", color="7F8C9D"))
+                template.alignment = Alignment(horizontal="right" if variant == "header_right" else "left",
+                                               indent=1, vertical="center")
+            elif variant == "title":
+                template.font = Font(name=FONT, bold=True, size=14)
+                template.alignment = Alignment()
+            elif variant == "section":
+                template.font = Font(name=FONT, bold=True, size=12)
+                template.alignment = Alignment()
+            style = self._styles[key] = template._style
+        return style
+
+    def _header(self, ws: Any, column: Column, part: Part) -> Cell | None:
+        right = column.kind in ("money", "int", "percent", "date", "datetime")
+        return self._cell(ws, column.name, "text", part, "header_right" if right else "header")
+
+    # --- cells --------------------------------------------------------------------------------
+    def _cell(self, ws: Any, value: Any, kind: str, part: Part, variant: str = "") -> Cell | None:
+        if value is None:
+            return None
+        if kind == "auto":
+            kind, value = self._auto(value)
+        cell = Cell(ws)
+        if kind in ("text", "id"):
+            text = value if isinstance(value, str) else str(value)
+            if text.startswith(FORMULA_START) and not variant:
+                variant = "quote"
+            if len(text) > EXCEL_MAX_CELL // 2:
+                text, was_cut = cut_text(text)
+                part.cut_cells += was_cut
+            if _NEEDS_ESCAPE.search(text):
+                text = ooxml_escape(text)
+            cell._value, cell.data_type = text, "s"  # never "f": a string is never a formula
+        elif kind == "money":
+            cell._value, cell.data_type = major_text(value), "n"  # exact text, not float
+        elif kind == "int":
+            cell._value, cell.data_type = str(int(value)), "n"
+        elif kind == "percent":
+            cell._value, cell.data_type = str(value), "n"
+        elif kind == "bool":
+            # yes/no text: Excel and LibreOffice disagree on how to show boolean cells.
+            cell._value, cell.data_type = "yes" if value else "no", "s"
+        elif kind in ("date", "datetime"):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                raise ValueError("datetimes must be naive local time in the ledger's zone")
+            cell._value, cell.data_type = value, "d"
+        else:
+            raise ValueError(f"unknown column kind {kind!r}")
+        cell._style = self._style(ws, kind, variant)
+        return cell
+
+    @staticmethod
+    def _auto(value: Any) -> tuple[str, Any]:
+        if isinstance(value, Money):
+            return "money", value.minor
+        if isinstance(value, Percent):
+            return "percent", value.value
+        if isinstance(value, bool):
+            return "bool", value
+        if isinstance(value, int):
+            return "int", value
+        if isinstance(value, datetime):
+            return "datetime", value
+        if isinstance(value, date):
+            return "date", value
+        return "text", value
+
+    # --- sheets -------------------------------------------------------------------------------
+    def _unique(self, name: str) -> str:
+        if name in self._names:
+            raise ValueError(f"sheet {name!r} exists already")
+        self._names.add(name)
+        return name
+
+    def table(self, name: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
+              after: Sequence[Block] = (), index: int | None = None) -> SheetResult:
+        """A table with a bold, frozen, filtered header row, continued on 'Name (2)'… past the limit."""
+        writer = _SheetWriter(self, name, columns, header=True, index=index)
+        stream = iter(rows)
+        sample = list(islice(stream, self.sample_rows))
+        writer.set_widths(_widths(columns, sample, after))
+        for row in chain(sample, stream):
+            writer.data_row(row)
+        for block in after:
+            writer.block(block)
+        return writer.finish()
+
+    def sheet(self, name: str, widths: Sequence[float], blocks: Sequence[Block], *, title: str | None = None,
+              index: int | None = None) -> SheetResult:
+        """A layout sheet (Summary, Control): a title row, then blocks separated by blank rows."""
+        writer = _SheetWriter(self, name, [Column(title or "", "text")], header=False, index=index,
+                              title=title, limit=EXCEL_MAX_ROWS)
+        writer.set_widths(list(widths))
+        for i, block in enumerate(blocks):
+            writer.block(block, blank_before=i > 0 or title is not None)
+        return writer.finish()
+
+    def _create(self, name: str, index: int | None) -> Any:
+        return self._wb.create_sheet(self._unique(name), index)
+
+    def save(self, path: Path | str) -> None:
+        self._wb.save(str(path))
+
+
+def _widths(columns: Sequence[Column], sample: Sequence[Sequence[Any]],
+            blocks: Sequence[Block] = ()) -> list[float]:
+    """Column widths from the header and a sample of rows (the sheet is streamed: no second look).
+
+    Rows of blocks written below the table (totals, usually wider than any detail) count too.
+    """
+    tables = [([c.kind for c in columns], sample)]
+    tables += [([c.kind for c in b.columns], b.rows) for b in blocks if isinstance(b.rows, Sequence)]
+    out = []
+    for i, col in enumerate(columns):
+        if col.width is not None:
+            out.append(col.width)
+            continue
+        content = max((_width_of(kinds[i], row[i]) for kinds, rows in tables for row in rows
+                       if i < len(row) and i < len(kinds)), default=0)
+        header = len(col.name) * 1.15 + 3  # bold text and the filter button
+        pad = 3 if col.kind in ("text", "id", "bool") else 2  # text cells are indented by one
+        out.append(round(min(col.max_width, max(6.0, header, content + pad)), 1))
+    return out
+
+
+class _SheetWriter:
+    """Writes one logical sheet row by row, opening 'Name (k)' whenever the row limit is reached."""
+
+    def __init__(self, book: ReportWorkbook, name: str, columns: Sequence[Column], *, header: bool,
+                 index: int | None, title: str | None = None, limit: int | None = None) -> None:
+        self.book, self.base, self.columns = book, name, list(columns)
+        self.header, self.title = header, title
+        self.limit = limit or book.max_rows
+        self.index = index
+        self.widths: list[float] = []
+        self.parts: list[Part] = []
+        self.ws: Any = None
+        self.money_cols = [(i, c.name) for i, c in enumerate(self.columns) if c.kind == "money"]
+        self.money_names = [name for _, name in self.money_cols] if header else []
+        self.autofilter_block: tuple[int, int, int] | None = None  # first row, last row, columns
+        self.in_blocks = False
+        self.print_cols = self.print_rows = 0  # how far a chart on this part reaches
+
+    def set_widths(self, widths: list[float]) -> None:
+        self.widths = widths
+
+    @property
+    def part(self) -> Part:
+        return self.parts[-1]
+
+    def _open(self) -> None:
+        if self.ws is not None:
+            self._close_part()
+        number = len(self.parts) + 1
+        name = sheet_name(self.base, number)
+        index = None if self.index is None else self.index + len(self.parts)
+        ws = self.book._create(name, index)
+        # Write-only: widths, panes and page setup go out with the first row, so set them now.
+        for i, width in enumerate(self.widths, 1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        ws.freeze_panes = "A2"
+        ws.page_setup.orientation = "landscape"
+        if sum(self.widths) <= FIT_TO_PAGE_WIDTH:  # narrow sheets print one page wide
+            ws.page_setup.fitToWidth = 1
+            ws.page_setup.fitToHeight = 0
+            ws.sheet_properties.pageSetUpPr.fitToPage = True
+        else:  # wide ones across pages, small enough that the IDs sit beside the code
+            ws.page_setup.scale = WIDE_SHEET_SCALE
+        ws.print_title_rows = "1:1"
+        # Rows are always our cells: skip openpyxl's per-value type sniffing, which would raise
+        # (and catch) an exception for every styled cell and could read "=…" as a formula.
+        ws._values_to_row = _cells_to_row
+        self.ws = ws
+        self.parts.append(Part(name))
+        if self.header:
+            self._emit([self.book._header(ws, c, self.part) for c in self.columns])
+            if self.in_blocks:
+                # A part that only continues the blocks below the table: the blank row keeps
+                # them from reading as rows of the table (filters and Control count up to it).
+                self._emit([])
+        elif self.title is not None:
+            self._emit([self.book._cell(ws, self.title, "text", self.part, "title")])
+
+    def _room(self) -> None:
+        if self.ws is None or self.part.rows_written >= self.limit:
+            self._open()
+
+    def _emit(self, cells: list[Cell | None]) -> None:
+        self.ws.append(cells)
+        self.part.rows_written += 1
+        self.book.cells += len(cells)
+
+    def data_row(self, row: Sequence[Any]) -> None:
+        self._room()
+        part, ws, cell = self.part, self.ws, self.book._cell
+        self._emit([cell(ws, value, col.kind, part) for value, col in zip(row, self.columns)])
+        self._count(row, self.money_cols)
+
+    def _count(self, row: Sequence[Any], money_cols: list[tuple[int, str]]) -> None:
+        part = self.part
+        part.data_rows += 1
+        for i, name in money_cols:
+            if name not in self.money_names:
+                self.money_names.append(name)
+            value = row[i]
+            if isinstance(value, Money):
+                value = value.minor
+            part.sums[name] = part.sums.get(name, 0) + (value or 0)
+
+    def block(self, block: Block, blank_before: bool = True) -> None:
+        first_part = None
+        first_row = last_row = 0
+        self.in_blocks = True
+        if blank_before:
+            if self.ws is not None and self.part.rows_written < self.limit:
+                self._emit([])
+            else:
+                self._open()  # a table sheet's new part starts with its blank row already
+                if not self.header:
+                    self._emit([])
+        if block.title:
+            self._room()
+            self._emit([self.book._cell(self.ws, block.title, "text", self.part, "section")])
+        kinds = [c.kind for c in block.columns]
+        if block.header:
+            self._room()
+            self._emit([self.book._header(self.ws, c, self.part) for c in block.columns])
+            first_part, first_row = self.part, self.part.rows_written
+        for row in block.rows:
+            self._room()
+            if first_part is None:
+                first_part, first_row = self.part, self.part.rows_written + 1
+            self._emit([self.book._cell(self.ws, v, k, self.part) for v, k in zip(row, kinds)])
+            if block.counted:
+                self._count(row, [(i, c.name) for i, c in enumerate(block.columns) if c.kind == "money"])
+        last_row = self.part.rows_written
+        first_data = first_row + (1 if block.header else 0)
+        # A block that ran over into the next part gets neither filter nor chart: their ranges
+        # would have to span two sheets.
+        whole = first_part is self.part and last_row >= first_data
+        if block.autofilter and whole and not self.header:
+            self.autofilter_block = (first_row, last_row, len(kinds))
+        if block.chart and whole:
+            self._chart(block.chart, first_data, last_row)
+
+    def _chart(self, spec: Chart, first: int, last: int) -> None:
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = spec.title
+        chart.y_axis.title = spec.y_title
+        chart.legend = None
+        chart.y_axis.numFmt = "#,##0"
+        chart.y_axis.delete = False
+        chart.x_axis.delete = False
+        data = Reference(self.ws, min_col=spec.value_col, min_row=first, max_row=last)
+        cats = Reference(self.ws, min_col=spec.category_col, min_row=first, max_row=last)
+        chart.add_data(data, titles_from_data=False)
+        chart.set_categories(cats)
+        chart.height, chart.width = 7.5, 14
+        anchor = spec.anchor_col or len(self.widths) + 2
+        self.ws.add_chart(chart, f"{get_column_letter(anchor)}2")
+        self.print_cols = anchor + CHART_COLUMNS  # the chart prints with the sheet
+        self.print_rows = 2 + CHART_ROWS
+
+    def _close_part(self) -> None:
+        ws, part = self.ws, self.part
+        # Long text may run on into empty cells on screen; on paper it stops at the last column.
+        last_col = max(len(self.widths), self.print_cols)
+        last_row = max(part.rows_written, self.print_rows, 1)
+        ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
+        self.print_cols = self.print_rows = 0
+        if self.header:
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{part.data_rows + 1}"
+        elif self.autofilter_block and self.autofilter_block[1] <= part.rows_written:
+            first, last, ncols = self.autofilter_block
+            ws.auto_filter.ref = f"A{first}:{get_column_letter(ncols)}{last}"
+            self.autofilter_block = None
+
+    def finish(self) -> SheetResult:
+        if self.ws is None:
+            self._open()
+        self._close_part()
+        for part in self.parts:  # a money column with no value on a part still has a total: 0
+            for name in self.money_names:
+                part.sums.setdefault(name, 0)
+        return SheetResult(self.base, self.parts, list(self.money_names))
+
+
+def _cells_to_row(cells: Sequence[Cell | None], row_idx: int) -> Iterator[Cell]:
+    for col, cell in enumerate(cells, 1):
+        if cell is not None:
+            cell.row, cell.column = row_idx, col
+            yield cell
+
