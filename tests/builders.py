@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from pathlib import Path
+
+from recon.config import load_config
 from recon.money import format_minor
 from recon.sandbox.dataset import Dataset, Ledger
 
@@ -88,3 +91,24 @@ def small_dataset(n: int = 25, ledgers: tuple[str, ...] = ("L1", "L2")) -> Datas
     ds.credits = [entur_credit(i) for i in range(0, n, 5)]
     ds.events = [booking_event(i) for i in range(n)]
     return ds
+
+
+def embedded_config(folder: Path, *, lake: Path | None = None, data: Path | None = None, ledgers=("7000011", "7000022"),
+                report: str = ""):
+    """A recon.toml using the embedded sandbox (sample data, or `data`), loaded."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "recon.toml"
+    path.write_text(f"""
+[lake]
+path = "{lake or folder / 'lake'}"
+[sandbox]
+embedded = true
+{f'data = "{data}"' if data else ''}
+[vipps]
+ledgers = [{", ".join(f'"{x}"' for x in ledgers)}]
+[entur]
+[samtrafiken]
+organization_code = "RET1"
+{report}
+""")
+    return load_config(path)

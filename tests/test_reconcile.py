@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -12,11 +11,12 @@ import duckdb
 import pytest
 
 from recon.catalog import connect
-from recon.config import load_config
 from recon.landing import Lake
 from recon.pipeline import pull
 from recon.reconcile import reconcile
 from recon.sandbox.dataset import sample_data_dir
+
+from builders import embedded_config
 
 EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
@@ -27,27 +27,9 @@ CODES = {"MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRENCY_MI
 ID_COLUMNS = "code, ledger_id, reference, psp_reference, order_id, entur_transaction_id, entur_credit_id, booking_id"
 
 
-def demo_config(folder, extra=""):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "recon.toml"
-    path.write_text(f"""
-[lake]
-path = "lake"
-[sandbox]
-embedded = true
-[vipps]
-ledgers = ["7000011", "7000022"]
-[entur]
-[samtrafiken]
-organization_code = "RET1"
-{extra}
-""")
-    return load_config(path)
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    config = demo_config(tmp_path_factory.mktemp("sample"))
+    config = embedded_config(tmp_path_factory.mktemp("sample"))
     assert pull(config).ok
     result = reconcile(config, FROM, TO, today=TODAY)
     return config, result

@@ -14,7 +14,6 @@ from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
 from recon.catalog import connect
-from recon.config import load_config
 from recon.errors import ConfigError
 from recon.landing import Lake
 from recon.pipeline import pull
@@ -24,7 +23,7 @@ from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, VAT
 from recon.reports.summary import CODES
 from recon.sandbox.dataset import sample_data_dir
 
-from builders import booking_event, entur_credit, entur_payment, small_dataset, vipps_entry
+from builders import booking_event, embedded_config, entur_credit, entur_payment, small_dataset, vipps_entry
 
 EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
@@ -34,30 +33,10 @@ HOSTILE = ['=HYPERLINK("http://x","y")', "=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0
            "\r=1+1"]
 
 
-def make_config(folder: Path, *, lake: Path | None = None, data: Path | None = None, ledgers=("7000011", "7000022"),
-                report: str = ""):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "recon.toml"
-    path.write_text(f"""
-[lake]
-path = "{lake or folder / 'lake'}"
-[sandbox]
-embedded = true
-{f'data = "{data}"' if data else ''}
-[vipps]
-ledgers = [{", ".join(f'"{x}"' for x in ledgers)}]
-[entur]
-[samtrafiken]
-organization_code = "RET1"
-{report}
-""")
-    return load_config(path)
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sample")
-    config = make_config(folder)
+    config = embedded_config(folder)
     assert pull(config).ok
     report = write_report(config, FROM, TO, today=TODAY)
     return config, report, load_workbook(report.path)
@@ -319,7 +298,7 @@ def test_same_lake_period_and_day_give_the_same_cells(sample, tmp_path):
 
 def test_matched_sheet_is_optional(sample, tmp_path):
     config, _, _ = sample
-    with_matched = make_config(tmp_path / "m", lake=config.lake, report="[report]\ninclude_matched = true")
+    with_matched = embedded_config(tmp_path / "m", lake=config.lake, report="[report]\ninclude_matched = true")
     report = write_report(with_matched, FROM, TO, today=TODAY, out=tmp_path / "m.xlsx")
     wb = load_workbook(report.path)
     assert wb.sheetnames == ["Summary", "VAT", "Mismatches", "Matched", "Quarantine", "Control"]
@@ -332,7 +311,7 @@ def test_matched_sheet_is_optional(sample, tmp_path):
 
 def test_a_sheet_past_the_row_limit_continues_and_loses_no_row(sample, tmp_path):
     config, _, full = sample
-    small = make_config(tmp_path / "s", lake=config.lake, report="[report]\nmax_rows_per_sheet = 5")
+    small = embedded_config(tmp_path / "s", lake=config.lake, report="[report]\nmax_rows_per_sheet = 5")
     report = write_report(small, FROM, TO, today=TODAY, out=tmp_path / "split.xlsx")
     wb = load_workbook(report.path)
     parts = [n for n in wb.sheetnames if n.startswith("Mismatches")]
@@ -399,7 +378,7 @@ def hostile(tmp_path_factory):
     ds.credits = [entur_credit(0)]
     data = folder / "data"
     ds.save(data)
-    config = make_config(folder / "cfg", data=data, ledgers=("L1",))
+    config = embedded_config(folder / "cfg", data=data, ledgers=("L1",))
     assert pull(config).ok
     report = write_report(config, FROM, TO, today=TODAY)
     return config, report, load_workbook(report.path)
@@ -476,7 +455,7 @@ def test_sheet_names_and_escapes():
     ("colour = \"red\"", "report.colour"),
 ])
 def test_bad_report_settings_name_the_key(tmp_path, section, message):
-    config = make_config(tmp_path, report=f"[report]\n{section}")
+    config = embedded_config(tmp_path, report=f"[report]\n{section}")
     with pytest.raises(ConfigError, match=message):
         ReportSettings.from_config(config)
 
@@ -497,7 +476,7 @@ def test_data_origin_names_the_apis_and_never_credentials():
 
 
 def test_report_settings_defaults(tmp_path):
-    settings = ReportSettings.from_config(make_config(tmp_path))
+    settings = ReportSettings.from_config(embedded_config(tmp_path))
     assert (settings.include_matched, settings.max_rows_per_sheet, settings.out_dir) == (False, 1_048_576, "reports")
-    absolute = make_config(tmp_path / "b", report=f'[report]\nout_dir = "{tmp_path / "out"}"')
+    absolute = embedded_config(tmp_path / "b", report=f'[report]\nout_dir = "{tmp_path / "out"}"')
     assert default_path(absolute, FROM, TO) == tmp_path / "out" / "recon_2026-10-24_2026-10-26.xlsx"
