@@ -51,7 +51,10 @@ def collect_status(config: Config) -> dict[str, Any]:
             "rows": {t: counts[t] for t, spec in TABLES.items() if spec.source == name},
             "quarantined": {reason: n for src, reason, n in quarantine if src == name},
         }
-    reports = sorted((lake.root.parent / "reports").glob("*.xlsx"), key=lambda p: p.stat().st_mtime)
+    from .report import ReportSettings
+
+    folder = ReportSettings.from_config(config).folder(config)
+    reports = sorted(folder.glob("*.xlsx"), key=lambda p: p.stat().st_mtime)
     return {"lake": str(lake.root), "sources": sources,
             "newest_workbook": str(reports[-1]) if reports else None}
 

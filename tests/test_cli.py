@@ -181,3 +181,14 @@ def test_init_writes_a_config_that_names_what_to_fill_in(tmp_path):
     assert "FILL-IN" in text and "[reconcile]" in text
     again = recon("init", str(tmp_path / "recon.toml"))
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_status_shows_cursors_runs_quarantine_and_the_newest_workbook(tmp_path):
+    from recon.demo import write_demo_config
+
+    config = write_demo_config(tmp_path / "d")
+    assert recon("run", "--config", str(config), *PERIOD).returncode == 0
+    out = recon("status", "--config", str(config)).stdout
+    for needle in ("ledger-7000011: cursor=", "payments: watermark=", "org-RET1: cursor=", "last successful run: 2",
+                   "quarantined: 5", "missing reference", "newest workbook: ", "recon_2026-10-24_2026-10-26.xlsx"):
+        assert needle in out, needle
