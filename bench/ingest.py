@@ -39,7 +39,6 @@ def run(n: int, flush_rows: int) -> dict[str, float]:
 
     from recon.config import load_config
     from recon.pipeline import pull
-    from recon.sandbox.keys import sandbox_private_key_pem  # noqa: F401  (keeps the import cost out of timing)
     from recon.sandbox.server import SandboxCredentials
 
     ready: mp.Queue[str] = mp.Queue()

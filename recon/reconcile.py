@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from .catalog import RESULT_TABLES, build_catalog, connect, sql_text
+from .catalog import build_catalog, connect, sql_text
 from .config import Config
 from .errors import ConfigError
 from .landing import Lake, new_run_id

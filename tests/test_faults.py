@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from recon.config import VippsLedger
+from recon.integrity import duplicate_keys, fingerprint
 from recon.pipeline import pull
 
 from builders import small_dataset
-from snapshot import raw_duplicates, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def clean(make_setup, dataset, tmp_path):
     config = setup.config()
     assert pull(config).ok
     setup.sandbox.stop()
-    return snapshot(config)
+    return fingerprint(config)
 
 
 @pytest.mark.parametrize("kind", ["429", "429date", "429bare", "500", "503", "slow", "truncate", "drop", "repeat"])
@@ -34,8 +37,8 @@ def test_fault_is_survived_and_the_lake_equals_a_clean_run(kind, make_setup, dat
     assert setup.sandbox.stats.get(f"fault_{kind}", 0) == 3
     if kind != "repeat":
         assert sum(sum(r.retries.values()) for r in result.sources) >= 3
-    assert snapshot(config) == clean
-    assert set(raw_duplicates(config).values()) == {0}
+    assert fingerprint(config) == clean
+    assert duplicate_keys(config) == 0
 
 
 def test_retry_after_is_honoured(make_setup, dataset, tmp_path):
@@ -66,12 +69,8 @@ def test_persistent_failure_fails_the_source_and_keeps_the_cursor(make_setup, da
 
 
 def test_a_4xx_fails_at_once_with_the_servers_problem_details(make_setup, dataset, tmp_path):
-    setup = make_setup(dataset, extra="")
+    setup = make_setup(dataset)
     config = setup.config()
-    import dataclasses
-
-    from recon.config import VippsLedger
-
     bad = dataclasses.replace(config, vipps=dataclasses.replace(config.vipps, ledgers=(VippsLedger("NOPE"),)))
     result = pull(bad, ["vipps"])
     assert not result.ok

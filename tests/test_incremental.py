@@ -38,7 +38,7 @@ def test_entur_watermark_with_lookback_catches_changed_records(make_setup):
     ds = small_dataset(n=10)
     ds.payments = [entur_payment(i, updated=T0 + timedelta(minutes=i)) for i in range(10)]
     ds.payments[3]["transactionHistory"][0]["status"] = "INITIATED"
-    setup = make_setup(ds, extra="")
+    setup = make_setup(ds)
     config = setup.config()
     assert pull(config, ["entur"]).ok
     state = Lake(config.lake).read_state("entur", "payments")

@@ -7,7 +7,6 @@ import zipfile
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from recon.integrity import duplicate_keys, fingerprint
 from recon.pipeline import pull
 
 from builders import small_dataset
-from snapshot import raw_duplicates, snapshot
 
 
 def _recon(args, env):
@@ -31,7 +31,7 @@ def test_sigkill_then_rerun_equals_a_clean_run(kill_after, make_setup, dataset, 
     clean_setup = make_setup(dataset, lake=tmp_path / "clean", extra="")
     clean_config = clean_setup.config()
     assert pull(clean_config).ok
-    clean = snapshot(clean_config)
+    clean = fingerprint(clean_config)
 
     # Every data request is slowed down a little so that the kill lands mid-pull, between
     # checkpoints of 7 rows.
@@ -44,13 +44,13 @@ def test_sigkill_then_rerun_equals_a_clean_run(kill_after, make_setup, dataset, 
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     config = setup.config()
-    partial = snapshot(config) if (config.lake / "raw").exists() else None
+    partial = fingerprint(config) if (config.lake / "raw").exists() else None
 
     rerun = _recon(["pull", "--config", str(setup.config_path)], env)
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err.decode()
-    assert snapshot(config) == clean
-    assert set(raw_duplicates(config).values()) == {0}
+    assert fingerprint(config) == clean
+    assert duplicate_keys(config) == 0
     if partial is not None:
         # What had landed before the kill is all still there (nothing lost, nothing rewritten).
         for table, rows in partial.items():
@@ -64,7 +64,7 @@ def test_a_crash_between_two_files_of_one_checkpoint_loses_no_child_rows(make_se
 
     clean_setup = make_setup(dataset, lake=tmp_path / "clean")
     assert pull(clean_setup.config()).ok
-    clean = snapshot(clean_setup.config())
+    clean = fingerprint(clean_setup.config())
 
     setup = make_setup(dataset, lake=tmp_path / "crashed")
     config = setup.config()
@@ -83,4 +83,4 @@ def test_a_crash_between_two_files_of_one_checkpoint_loses_no_child_rows(make_se
     monkeypatch.setattr(landing.os, "replace", real_replace)
     assert len(renamed) == 1
     assert pull(config).ok
-    assert snapshot(config) == clean
+    assert fingerprint(config) == clean

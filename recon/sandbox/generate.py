@@ -1019,7 +1019,7 @@ def _p_missing(pl: _Plant) -> None:
     t = w.at(2, "08:05")
     oid = w.order_id()
     lone = w.txn(12700, t, external=w.psp())
-    pay = w.payment(oid, t - timedelta(minutes=1), [lone], total=12700)
+    w.payment(oid, t - timedelta(minutes=1), [lone], total=12700)
     pl.expect("MISSING_IN_VIPPS", "Entur VIPPS CAPTURED transaction whose externalTransactionId "
               "and orderId match nothing in Vipps", order=oid, txn=lone["transactionId"])
 

@@ -31,7 +31,6 @@ class Progress:
     pages: int = 0
     records: int = 0
     quarantined: int = 0
-    notes: list[str] = field(default_factory=list)
     on_page: Callable[["Progress"], None] | None = None
 
     def page(self, n_records: int) -> None:
