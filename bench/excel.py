@@ -80,7 +80,7 @@ def write(mode: str, parquet: str, out: str, max_rows: int) -> tuple[float, int,
     else:
         import duckdb
 
-        from recon.report import pin_results
+        from recon.reports.workbook import pin_results
 
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")

@@ -38,7 +38,7 @@ def run(n: int, flush_rows: int) -> dict[str, float]:
     import pyarrow.parquet as pq
 
     from recon.config import load_config
-    from recon.pipeline import pull
+    from recon.ingest.pull import pull
     from recon.sandbox.server import SandboxCredentials
 
     ready: mp.Queue[str] = mp.Queue()

@@ -31,7 +31,7 @@ def _value(name: str, kind: str, overrides: dict[str, str]) -> str:
 
 
 def _select(table: str, n_expr: str, overrides: dict[str, str]) -> str:
-    from recon.schemas import TABLES, duckdb_type
+    from recon.lake.schemas import TABLES, duckdb_type
 
     cols = [_value(f.name, duckdb_type(f.type), overrides) for f in TABLES[table].schema]
     return f"SELECT {', '.join(cols)} FROM range({n_expr}) AS t(i)"
@@ -90,7 +90,7 @@ def _peak_mb() -> float:
 
 def run_recon(lake: Path) -> tuple[float, float, int]:
     from recon.config import parse_config
-    from recon.reconcile import reconcile
+    from recon.reconcile.runner import reconcile
 
     config = parse_config({"lake": {"path": str(lake)}, "vipps": {"ledgers": ["L1"], "client_id": "x"}})
     t0 = time.perf_counter()

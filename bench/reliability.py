@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from recon.config import load_config
-from recon.integrity import duplicate_keys, fingerprint, lost_and_extra
+from recon.lake.integrity import duplicate_keys, fingerprint, lost_and_extra
 from recon.sandbox.client_config import config_text, secret_env
 from recon.sandbox.dataset import Dataset
 from recon.sandbox.generate import generate
@@ -241,8 +241,8 @@ def hostile_input(root: Path, sizes: Sizes) -> dict[str, Any]:
         cfg = world.config("lake")
         proc = world.recon("run", "--config", str(cfg), *PERIOD)
         config = load_config(cfg, env=world.env)
-        from recon.catalog import connect
-        from recon.landing import Lake
+        from recon.lake.catalog import connect
+        from recon.lake.store import Lake
 
         con = connect(Lake(config.lake))
         raws = [r[0] for r in con.execute("SELECT raw FROM quarantine WHERE reason <> ''").fetchall()]

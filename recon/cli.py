@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import ReconError
+from recon import __version__
+from recon.errors import ConfigError, ReconError
 
 EXIT_CODES = """\b\n\
 Exit codes:
@@ -44,6 +44,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"recon: error: {problem}", err=True)
+            sys.exit(exc.exit_code)
         except ReconError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -55,7 +59,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 1)
         except Exception as exc:  # noqa: BLE001 - cron gets one line, the run's log the traceback
-            from .logs import redact
+            from recon.logs import redact
 
             logging.getLogger("recon").error("unexpected error", exc_info=True)
             first = str(exc).splitlines()[0] if str(exc) else ""
@@ -65,7 +69,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load(config_path: Path | None):  # type: ignore[no-untyped-def]
-    from .config import load_config
+    from recon.config import load_config
 
     return load_config(config_path)
 
@@ -78,7 +82,7 @@ class Ctx:
 
     def logging_for(self, config: Any, run_id: str) -> Path:
         """Log to stderr and to ``<lake>/_logs/<run_id>.log`` for this run."""
-        from .logs import setup_logging
+        from recon.logs import setup_logging
 
         log_file = Path(config.lake) / "_logs" / f"{run_id}.log"
         setup_logging(run_id=run_id, log_format=self.log_format, verbose=self.verbose, log_file=log_file)
@@ -104,7 +108,7 @@ def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
       recon demo                                # the whole job offline, into ./recon-demo/
       recon run --config /etc/recon/recon.toml  # what cron calls every night
     """
-    from .logs import setup_logging
+    from recon.logs import setup_logging
 
     ctx.obj = Ctx(verbose, log_format)
     setup_logging(log_format=log_format, verbose=verbose)
@@ -144,8 +148,8 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
       recon pull vipps --from 2026-10-01 --to 2026-10-07
       recon pull vipps --reference 12494299492
     """
-    from .errors import ConfigError
-    from .pipeline import PullRequest, pull as do_pull
+    from recon.ingest.pull import PullRequest
+    from recon.ops.sandboxed import pull as do_pull
 
     days = [d.date() for d in dates]
     if date_from or date_to:
@@ -160,9 +164,9 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
         raise ConfigError("--date/--from/--to/--reference/--psp-reference apply to vipps only")
     if sum(bool(x) for x in (days, reference is not None, psp_reference is not None)) > 1:
         raise ConfigError("use one of --date/--from/--to, --reference or --psp-reference")
-    from .landing import new_run_id
-    from .locking import lake_lock
-    from .progress import ProgressDisplay
+    from recon.lake.store import new_run_id
+    from recon.lake.locking import lake_lock
+    from recon.ops.progress import ProgressDisplay
 
     config = _load(config_path)
     request = PullRequest(vipps_dates=sorted(set(days)) or None, vipps_reference=reference,
@@ -182,7 +186,7 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
 
 
 def _print_reconcile(result: Any) -> None:
-    from .money import format_minor
+    from recon.money import format_minor
 
     click.echo(f"reconciled {result.date_from} .. {result.date_to} (run {result.run_id}): "
                f"{result.matched} matched, {result.mismatches} exceptions")
@@ -210,9 +214,9 @@ def reconcile(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, 
     Example:
       recon reconcile --config recon.toml --from 2026-10-01 --to 2026-10-31
     """
-    from .landing import new_run_id
-    from .locking import lake_lock
-    from .reconcile import reconcile as do_reconcile
+    from recon.lake.store import new_run_id
+    from recon.lake.locking import lake_lock
+    from recon.reconcile.runner import reconcile as do_reconcile
 
     config = _load(config_path)
     run_id = new_run_id()
@@ -238,9 +242,9 @@ def report(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, out
     Example:
       recon report --config recon.toml --from 2026-10-01 --to 2026-10-31 --out october.xlsx
     """
-    from .landing import new_run_id
-    from .locking import lake_lock
-    from .report import write_report
+    from recon.lake.store import new_run_id
+    from recon.lake.locking import lake_lock
+    from recon.reports.workbook import write_report
 
     config = _load(config_path)
     run_id = new_run_id()
@@ -272,10 +276,10 @@ def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, source
       recon run --config /etc/recon/recon.toml
       recon run --from 2026-10-01 --to 2026-10-31 --fail-on-mismatch
     """
-    from .landing import new_run_id
-    from .locking import lake_lock
-    from .progress import ProgressDisplay
-    from .run import run_job
+    from recon.lake.store import new_run_id
+    from recon.lake.locking import lake_lock
+    from recon.ops.progress import ProgressDisplay
+    from recon.ops.run import run_job
 
     config = _load(config_path)
     run_id = new_run_id()
@@ -316,8 +320,8 @@ def query(config_path: Path | None, fmt: str, sql: str) -> None:
       recon query --config recon-demo/recon.toml \\
         "SELECT ledger_id, count(*) FROM vipps_sales_entries GROUP BY ALL"
     """
-    from .landing import Lake
-    from .query import format_rows, run_query
+    from recon.lake.store import Lake
+    from recon.ops.query import format_rows, run_query
 
     config = _load(config_path)
     columns, rows = run_query(Lake(config.lake), sql)
@@ -335,7 +339,7 @@ def status(config_path: Path | None, as_json: bool) -> None:
     Example:
       recon status --config recon-demo/recon.toml
     """
-    from .status import collect_status, format_status
+    from recon.ops.status import collect_status, format_status
 
     info = collect_status(_load(config_path))
     click.echo(json.dumps(info, indent=1) if as_json else format_status(info))
@@ -359,12 +363,11 @@ def sandbox(port: int, faults: str | None, data_dir: Path | None, generate_order
     """
     import time
 
-    from .errors import ConfigError
-    from .sandbox.dataset import Dataset, sample_data_dir
-    from .sandbox.server import Sandbox
+    from recon.sandbox.dataset import Dataset, sample_data_dir
+    from recon.sandbox.server import Sandbox
 
     if generate_orders is not None:
-        from .sandbox.generate import generate
+        from recon.sandbox.generate import generate
 
         dataset = generate(seed=seed, orders=generate_orders)
     else:
@@ -402,12 +405,12 @@ def demo(ctx: Ctx, folder: Path, wait: float) -> None:
     Example:
       recon demo && recon query --config recon-demo/recon.toml "SELECT * FROM recon_mismatches"
     """
-    from .config import load_config
-    from .demo import demo_period, write_demo_config
-    from .landing import new_run_id
-    from .locking import lake_lock
-    from .progress import ProgressDisplay
-    from .run import run_job
+    from recon.config import load_config
+    from recon.ops.demo import demo_period, write_demo_config
+    from recon.lake.store import new_run_id
+    from recon.lake.locking import lake_lock
+    from recon.ops.progress import ProgressDisplay
+    from recon.ops.run import run_job
 
     config_path = write_demo_config(folder)
     config = load_config(config_path)
@@ -439,8 +442,7 @@ def init(path: Path, force: bool) -> None:
     Example:
       recon init /etc/recon/recon.toml
     """
-    from .demo import write_example_config
-    from .errors import ConfigError
+    from recon.ops.demo import write_example_config
 
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; use --force to overwrite it")

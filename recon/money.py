@@ -12,7 +12,14 @@ _INT64_MAX = 2**63 - 1
 
 
 class MoneyError(ValueError):
-    """An amount that cannot be represented exactly in minor units."""
+    """An amount that cannot be represented exactly in minor units.
+
+    ``code`` is stable (``bad_amount``, ``bad_amount_precision``): quarantine counts by it.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def parse_minor(value: Any, scale: int = 2) -> int:
@@ -22,41 +29,41 @@ def parse_minor(value: Any, scale: int = 2) -> int:
     ``scale`` must be zero: ``"152.005"`` is an error, not a rounding.
     """
     if isinstance(value, bool) or value is None:
-        raise MoneyError(f"amount {value!r} is not a number")
+        raise MoneyError("bad_amount", f"amount {value!r} is not a number")
     if isinstance(value, int):
         dec = Decimal(value)
     elif isinstance(value, Decimal):
         if not value.is_finite():
-            raise MoneyError(f"amount {value!r} is not finite")
+            raise MoneyError("bad_amount", f"amount {value!r} is not finite")
         dec = value
     elif isinstance(value, str):
         text = value.strip()
         if not _DECIMAL_RE.match(text):
-            raise MoneyError(f"amount {value!r} is not a decimal string")
+            raise MoneyError("bad_amount", f"amount {value!r} is not a decimal string")
         try:
             dec = Decimal(text)
         except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-            raise MoneyError(f"amount {value!r} is not a decimal string") from exc
+            raise MoneyError("bad_amount", f"amount {value!r} is not a decimal string") from exc
     else:
-        raise MoneyError(f"amount {value!r} has type {type(value).__name__}, expected a decimal string")
+        raise MoneyError("bad_amount", f"amount {value!r} has type {type(value).__name__}, expected a decimal string")
     scaled = dec.scaleb(scale)
     if scaled != scaled.to_integral_value():
-        raise MoneyError(f"amount {value!r} has non-zero digits beyond {scale} decimals")
+        raise MoneyError("bad_amount_precision", f"amount {value!r} has non-zero digits beyond {scale} decimals")
     minor = int(scaled)
     if abs(minor) > _INT64_MAX:
-        raise MoneyError(f"amount {value!r} is out of range")
+        raise MoneyError("bad_amount", f"amount {value!r} is out of range")
     return minor
 
 
 def parse_osdm(price: Any, scale_to: int = 2) -> int:
     """OSDM ``{"amount": int, "scale": int}`` (amount in 10^-scale units) to minor units."""
     if not isinstance(price, dict):
-        raise MoneyError(f"price {price!r} is not an object")
+        raise MoneyError("bad_shape", f"price {price!r} is not an object")
     amount, scale = price.get("amount"), price.get("scale", 2)
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise MoneyError(f"price amount {amount!r} is not an integer")
+        raise MoneyError("bad_amount", f"price amount {amount!r} is not an integer")
     if isinstance(scale, bool) or not isinstance(scale, int) or not 0 <= scale <= 9:
-        raise MoneyError(f"price scale {scale!r} is not an integer 0..9")
+        raise MoneyError("bad_amount", f"price scale {scale!r} is not an integer 0..9")
     return parse_minor(Decimal(amount).scaleb(-scale), scale_to)
 
 
@@ -73,9 +80,9 @@ def minor_int(value: Any) -> int:
         if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
             value = int(value)
         else:
-            raise MoneyError(f"amount {value!r} is not an integer number of minor units")
+            raise MoneyError("bad_amount", f"amount {value!r} is not an integer number of minor units")
     if abs(value) > _INT64_MAX:
-        raise MoneyError(f"amount {value!r} is out of range")
+        raise MoneyError("bad_amount", f"amount {value!r} is out of range")
     return value
 
 

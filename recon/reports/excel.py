@@ -34,9 +34,10 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-EXCEL_MAX_ROWS = 1_048_576
+from recon.config import EXCEL_MAX_ROWS, MIN_SHEET_ROWS
+
 EXCEL_MAX_CELL = 32_767
-MIN_ROWS = 3  # per sheet: the header, a blank row and one row of a block below the table
+MIN_ROWS = MIN_SHEET_ROWS
 SHEET_NAME_MAX = 31
 CUT_MARKER = "… [cut: {n} chars]"  # n = characters removed
 FIT_TO_PAGE_WIDTH = 240  # Σ column widths up to which a sheet prints one page wide

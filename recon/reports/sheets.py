@@ -14,8 +14,8 @@ from typing import Any
 
 import duckdb
 
-from ..catalog import sql_text
-from .excel import Block, Chart, Column, ReportWorkbook, SheetResult
+from recon.sqlfiles import bind, sql_text
+from recon.reports.excel import Block, Chart, Column, ReportWorkbook, SheetResult
 
 BATCH = 4096  # rows fetched from DuckDB at a time
 PAGE = 20_000  # rows of a result file per query of a paged sheet
@@ -40,7 +40,7 @@ def _id(name: str) -> Column:
     return Column(name, "id", max_width=24)
 
 
-MISMATCHES = TableSheet("Mismatches", "report/mismatches.sql", paged="recon_mismatches", columns=(
+MISMATCHES = TableSheet("Mismatches", "mismatches.sql", paged="recon_mismatches", columns=(
     Column("Code", "text", max_width=32), Column("Explanation", "text", max_width=80), Column("Kind", "text"),
     _id("Ledger"), _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur payment"),
     _id("Entur transaction"), _id("Entur credit"), _id("Booking"),
@@ -50,7 +50,7 @@ MISMATCHES = TableSheet("Mismatches", "report/mismatches.sql", paged="recon_mism
     Column("Age (days)", "int"), Column("Provisional", "bool"),
 ))
 
-MATCHED = TableSheet("Matched", "report/matched.sql", paged="recon_matches", columns=(
+MATCHED = TableSheet("Matched", "matched.sql", paged="recon_matches", columns=(
     Column("Kind", "text"), Column("Match key", "int"), _id("Ledger"), _id("Reference"), _id("pspReference"),
     _id("Entur orderId"), _id("Entur payment"), _id("Entur credit"), _id("Entur transaction"),
     Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Difference", "money"),
@@ -58,13 +58,13 @@ MATCHED = TableSheet("Matched", "report/matched.sql", paged="recon_matches", col
     Column("Entur date", "date"), Column("Business date", "date"),
 ))
 
-QUARANTINE = TableSheet("Quarantine", "report/quarantine.sql", (
+QUARANTINE = TableSheet("Quarantine", "quarantine.sql", (
     Column("Source", "text"), Column("Kind", "text"), Column("Reason", "text", max_width=60),
     _id("Record id"), Column("Context", "text", max_width=30), Column("Landed at", "datetime"),
     Column("Raw record", "text", max_width=100),
 ))
 
-VAT = TableSheet("VAT", "report/vat.sql", (
+VAT = TableSheet("VAT", "vat.sql", (
     Column("Business date", "date"), Column("Currency", "text"), Column("VAT rate", "text"),
     Column("Rate known", "bool"), Column("Sales category", "text", max_width=30), Column("Gross", "money"),
     Column("Net", "money"), Column("VAT", "money"), Column("Lines", "int"), Column("Entries", "int"),
@@ -72,20 +72,14 @@ VAT = TableSheet("VAT", "report/vat.sql", (
 ))
 
 
-def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Only the parameters a query names (DuckDB refuses unused ones)."""
-    used = set(re.findall(r"\$([a-z_]+)", sql))
-    return {k: v for k, v in params.items() if k in used}
-
-
 def fetch(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    sql = sql_text(sql_file)
+    sql = sql_text("recon.reports", sql_file)
     return con.execute(sql, bind(sql, params)).fetchall()
 
 
 def stream(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     """Rows in batches, on a cursor of their own so that other queries may run meanwhile."""
-    sql = sql_text(sql_file)
+    sql = sql_text("recon.reports", sql_file)
     cur = con.cursor()
     try:
         cur.execute(sql, bind(sql, params))
@@ -113,7 +107,7 @@ def write_table(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, sheet: Tab
 
 def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:
     """VAT per date × rate × category, then totals per rate (charted) and per currency."""
-    per_rate = fetch(con, "report/vat_per_rate.sql", params)
+    per_rate = fetch(con, "vat_per_rate.sql", params)
     currencies = sorted({r[0] for r in per_rate if r[0]})
     several = len(currencies) > 1
     # The footer rows use the detail's columns, so that widths and formats line up: the label in

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
-from ..config import Config
-from ..reconcile import ReconcileResult
-from ..schemas import TABLES
-from ..values import zone
-from .excel import Block, Column, Percent, ReportWorkbook, SheetResult
-from .sheets import fetch
+from recon.config import Config
+from recon.reconcile.runner import ReconcileResult
+from recon.lake.schemas import TABLES
+from recon.timeutil import zone
+from recon.reports.excel import Block, Column, Percent, ReportWorkbook, SheetResult
+from recon.reports.sheets import fetch
 
 # Every code of DESIGN.md, in its order, with one sentence for the reader of the workbook.
 CODES: dict[str, str] = {
@@ -121,7 +121,7 @@ def split_note(sheet: SheetResult, max_rows: int) -> str:
 def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
                   tables: list[SheetResult]) -> SheetResult:
     r = ctx.result
-    codes = fetch(con, "report/codes.sql", {})
+    codes = fetch(con, "codes.sql", {})
     counts: dict[str, int] = {}
     for code, _cur, n, _amount in codes:
         counts[code] = counts.get(code, 0) + n
@@ -148,7 +148,7 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
 
     origin = data_origin(ctx.config)
     sources = [[source, records, first, last, quarantined, origin.get(source, "not configured")]
-               for source, records, first, last, quarantined in fetch(con, "report/coverage.sql", {})]
+               for source, records, first, last, quarantined in fetch(con, "coverage.sql", {})]
 
     code_rows: list[list[Any]] = []
     by_code: dict[str, list[tuple[Any, ...]]] = {}
@@ -233,7 +233,7 @@ def _local(stamp: Any, tz: str) -> datetime | None:
 
 def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
     """Rows and amount per landed table and currency, in the order of recon.schemas; 0 for empty tables."""
-    found = fetch(con, "report/landed_tables.sql", {})
+    found = fetch(con, "landed_tables.sql", {})
     amount_column = {"vipps_sales_entries": "gross", "vipps_sales_lines": "line_total_gross",
                      "entur_payments": "total_amount", "entur_payment_transactions": "amount",
                      "entur_credits": "total_credit_amount", "entur_credit_transactions": "amount",

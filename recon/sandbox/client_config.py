@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .dataset import Dataset
-from .server import SandboxCredentials
+from recon.sandbox.dataset import Dataset
+from recon.sandbox.server import SandboxCredentials
 
 # Variable names recon reads the secrets from; the values are the sandbox's credentials.
 SECRET_VARIABLES = ("RECON_VIPPS_CLIENT_SECRET", "RECON_ENTUR_CLIENT_SECRET", "RECON_SAMTRAFIKEN_PRIVATE_KEY")

@@ -1,0 +1,159 @@
+"""Pull: sources → landing → catalog, with a manifest per run under ``<lake>/_state/runs``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import httpx
+
+from recon.lake.catalog import build_catalog
+from recon.ingest.clients import Secrets, build_clients, secrets_from_env
+from recon.config import Config
+from recon.errors import ConfigError, SourceError
+from recon.lake.landing import Landing
+from recon.lake.store import Lake, new_run_id
+from recon.ingest.records import Progress
+from recon.ingest.sources.entur import EnturSource
+from recon.ingest.sources.samtrafiken import SamtrafikenSource
+from recon.ingest.sources.vipps import VippsSource
+
+log = logging.getLogger("recon.pull")
+
+
+@dataclass
+class SourceResult:
+    source: str
+    ok: bool = True
+    error: str | None = None
+    pages: int = 0
+    records: int = 0
+    quarantined: int = 0
+    landed: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, Any] = field(default_factory=dict)
+    requests: int = 0
+    retries: dict[str, int] = field(default_factory=dict)
+    waited_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class PullResult:
+    run_id: str
+    sources: list[SourceResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.sources)
+
+    def failures(self) -> list[SourceResult]:
+        return [r for r in self.sources if not r.ok]
+
+
+@dataclass
+class PullRequest:
+    """What to pull beyond each source's regular incremental feed."""
+
+    vipps_dates: list[date] | None = None
+    vipps_reference: str | None = None
+    vipps_psp_reference: str | None = None
+
+
+def pull(
+    config: Config,
+    sources: list[str] | None = None,
+    *,
+    run_id: str | None = None,
+    secrets: Secrets | None = None,
+    request: PullRequest | None = None,
+    on_progress: Callable[[str, Progress], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    parallel: bool = False,
+) -> PullResult:
+    """Pull the chosen sources (default: all configured) into the lake and rebuild the catalog.
+
+    A failing source does not stop the others; its cursor stays where its data is safe.
+    ``secrets`` default to the environment's (``recon.ops.sandboxed`` passes the sandbox's).
+    """
+    wanted = sources or config.sources()
+    for name in wanted:
+        if getattr(config, name, None) is None:
+            raise ConfigError(f"source {name!r} is not configured (no [{name}] section)")
+    request = request or PullRequest()
+    run_id = run_id or new_run_id()
+    lake = Lake(config.lake)
+    lake.ensure()
+    flush_rows = config.flush_rows
+    results: list[SourceResult] = []
+    started = datetime.now(timezone.utc)
+    if secrets is None:
+        secrets = secrets_from_env(config, wanted)
+    clients = build_clients(config, wanted, secrets, run_id=run_id, transport=transport)
+
+    def one(name: str) -> SourceResult:
+        return _pull_source(name, config, clients[name], lake, run_id, flush_rows, request, on_progress)
+
+    try:
+        if parallel and len(wanted) > 1:
+            # Sources are independent (own client, own landing, own state): their network
+            # waits overlap.
+            with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="pull") as pool:
+                results.extend(pool.map(one, wanted))
+        else:
+            results.extend(one(name) for name in wanted)
+    finally:
+        for client in clients.values():
+            client.close()
+    result = PullResult(run_id, results)
+    lake.write_state({
+        "run_id": run_id, "kind": "pull", "started_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(), "ok": result.ok,
+        "sources": [asdict(r) for r in results],
+    }, "runs", run_id)
+    build_catalog(lake)
+    return result
+
+
+def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flush_rows: int,
+                 request: PullRequest, on_progress: Callable[[str, Progress], None] | None) -> SourceResult:
+    progress = Progress(on_page=(lambda p: on_progress(name, p)) if on_progress else None)
+    landing = Landing(lake, run_id, name)
+    result = SourceResult(name)
+    t0 = time.monotonic()
+    log.info("%s: pull started", name)
+    try:
+        if name == "vipps":
+            assert cfg.vipps is not None
+            src = VippsSource(cfg.vipps, api, lake, flush_rows)
+            if request.vipps_dates:
+                src.pull_dates(landing, request.vipps_dates, progress)
+            elif request.vipps_reference is not None or request.vipps_psp_reference is not None:
+                src.lookup(landing, reference=request.vipps_reference,
+                           psp_reference=request.vipps_psp_reference, progress=progress)
+            else:
+                result.cursors = src.pull_feed(landing, progress)
+        elif name == "entur":
+            assert cfg.entur is not None
+            result.cursors = EnturSource(cfg.entur, api, lake, flush_rows).pull(landing, progress)
+        else:
+            assert cfg.samtrafiken is not None
+            result.cursors = SamtrafikenSource(cfg.samtrafiken, api, lake, flush_rows).pull(landing, progress)
+    except SourceError as exc:
+        result.ok, result.error = False, str(exc)
+        log.error("%s", exc)
+    result.pages, result.records, result.quarantined = progress.pages, progress.records, progress.quarantined
+    result.landed = dict(landing.landed)
+    result.requests = api.session.requests
+    result.retries = dict(api.session.retries)
+    result.waited_seconds = round(sum(api.session.waited), 3)
+    result.seconds = round(time.monotonic() - t0, 3)
+    if result.ok:
+        log.info("%s: pull finished: %d pages, %d records, %d rows landed, %d quarantined, %d retries, %.1fs",
+                 name, result.pages, result.records, sum(result.landed.values()), result.quarantined,
+                 sum(result.retries.values()), result.seconds)
+    return result

@@ -1,0 +1,107 @@
+"""The DuckDB catalog: views over the lake, by the names users query.
+
+``<lake>/recon.duckdb`` is rebuilt under a temporary name and renamed into place, so an analyst
+who keeps the old file open in the DuckDB CLI never blocks a nightly run (and sees the new
+catalog when they reopen it). ``recon query`` builds the same views in memory, so it works even
+while that file is locked. Paths in the views are absolute: they do not depend on the directory
+a user starts from.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from recon.lake.store import RESULT_TABLES, Lake
+from recon.sqlfiles import sql_text as _sql_text
+from recon.lake.schemas import QUARANTINE, TABLES, duckdb_type
+
+CATALOG_FILE = "recon.duckdb"
+
+
+def sql_text(name: str) -> str:
+    return _sql_text("recon.lake", name)
+
+
+def _quote(path: Path | str) -> str:
+    return str(path).replace("'", "''")
+
+
+def _empty(schema) -> str:  # type: ignore[no-untyped-def]
+    cols = ", ".join(f"CAST(NULL AS {duckdb_type(f.type)}) AS \"{f.name}\"" for f in schema)
+    return sql_text("empty.sql").format(columns=cols)
+
+
+def view_statements(lake: Lake) -> list[str]:
+    """CREATE VIEW statements for every landed table, its deduplicated view and quarantine."""
+    stmts: list[str] = []
+    for name, spec in TABLES.items():
+        if lake.table_files(name):
+            raw = sql_text("raw.sql").format(
+                glob=_quote(lake.raw / name / "*" / "*.parquet"), partition=spec.partition)
+        else:
+            raw = _empty(spec.schema)
+        stmts.append(f"CREATE OR REPLACE VIEW raw_{name} AS {raw}")
+    for name, spec in TABLES.items():
+        key = ", ".join(spec.key)
+        if spec.parent:
+            body = sql_text("children.sql").format(table=name, parent=spec.parent)
+        elif spec.source == "entur":
+            body = sql_text("latest_version.sql").format(table=name, key=key)
+        else:
+            body = sql_text("distinct_content.sql").format(table=name, key=key)
+        stmts.append(f"CREATE OR REPLACE VIEW {name} AS {body}")
+    if lake.quarantine_files():
+        body = sql_text("quarantine.sql").format(glob=_quote(lake.quarantine_dir / "*" / "*.parquet"))
+    else:
+        body = _empty(QUARANTINE)
+    stmts.append(f"CREATE OR REPLACE VIEW quarantine AS {body}")
+    stmts.extend(_result_views(lake))
+    return stmts
+
+
+def _result_views(lake: Lake) -> list[str]:
+    """The latest reconcile run under each result's name; every run under ``<name>_history``."""
+    latest = lake.read_state("reconcile", "latest")
+    stmts = []
+    for name in RESULT_TABLES:
+        if latest:
+            path = lake.result_file(name, latest["run_id"])
+            if path.exists():
+                stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_quote(path)}')")
+        every = lake.result_glob(name)
+        if any(every.parent.parent.glob("*/data.parquet")):
+            stmts.append(f"CREATE OR REPLACE VIEW {name}_history AS SELECT * FROM "
+                         f"read_parquet('{_quote(every)}', union_by_name = true)")
+    return stmts
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with every view of the catalog."""
+    con = duckdb.connect(":memory:")
+    # Cron mails and piped output must not fill with progress bars.
+    con.execute("SET enable_progress_bar = false")
+    for stmt in view_statements(lake):
+        con.execute(stmt)
+    return con
+
+
+def build_catalog(lake: Lake) -> Path:
+    """Write ``<lake>/recon.duckdb`` atomically (temporary file, then rename)."""
+    final = lake.root / CATALOG_FILE
+    tmp = lake.root / f".{CATALOG_FILE}.{uuid.uuid4().hex[:8]}.tmp"
+    con = duckdb.connect(str(tmp))
+    try:
+        for stmt in view_statements(lake):
+            con.execute(stmt)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    wal = Path(str(tmp) + ".wal")
+    if wal.exists():
+        wal.unlink()
+    os.replace(tmp, final)
+    return final

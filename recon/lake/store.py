@@ -1,0 +1,128 @@
+"""The lake's layout in one place: raw tables, quarantine, results, state, and durable writes.
+
+``<lake>/raw/<table>/<partition>=<value>/part-*.parquet`` holds what landed,
+``<lake>/quarantine/<source>/`` what could not, ``<lake>/results/<table>/run_id=<run>/data.parquet``
+each reconcile run's results, and ``<lake>/_state/`` cursors, watermarks and run manifests.
+Every file is written under a temporary name, fsynced and renamed, so a reader never sees half
+a file and a crash leaves at most a stale temporary file (removed by the next run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+# Stale temporary files of a killed run are removed after this long (a live run is never that slow
+# between writing and renaming one file).
+_STALE_TMP_SECONDS = 3600
+
+# The reconcile results, one Parquet file per run; the catalog shows the latest under these names.
+RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class Lake:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "_state"
+
+    def ensure(self) -> None:
+        for path in (self.raw, self.quarantine_dir, self.state_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_tmp()
+
+    def _remove_stale_tmp(self) -> None:
+        cutoff = time.time() - _STALE_TMP_SECONDS
+        for base in (self.raw, self.quarantine_dir, self.state_dir):
+            for tmp in base.rglob(".*.tmp"):
+                try:
+                    if tmp.stat().st_mtime < cutoff:
+                        tmp.unlink()
+                except FileNotFoundError:
+                    pass
+
+    # --- state: cursors, watermarks, run manifests -------------------------------------------
+    def state_path(self, *parts: str) -> Path:
+        safe = [p.replace("/", "_").replace("\\", "_") for p in parts]
+        return self.state_dir.joinpath(*safe[:-1], safe[-1] + ".json")
+
+    def read_state(self, *parts: str) -> dict[str, Any] | None:
+        path = self.state_path(*parts)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def write_state(self, value: dict[str, Any], *parts: str) -> None:
+        atomic_write(self.state_path(*parts), (json.dumps(value, indent=1, sort_keys=True) + "\n").encode())
+
+    def table_files(self, table: str) -> list[Path]:
+        return sorted((self.raw / table).rglob("*.parquet"))
+
+    def quarantine_files(self) -> list[Path]:
+        return sorted(self.quarantine_dir.rglob("*.parquet"))
+
+    # --- results: one folder per result table, one file per reconcile run ----------------------
+    def result_file(self, table: str, run_id: str) -> Path:
+        return self.root / "results" / table / f"run_id={run_id}" / "data.parquet"
+
+    def result_glob(self, table: str) -> Path:
+        return self.root / "results" / table / "*" / "data.parquet"
+
+    def run_manifests(self) -> list[dict[str, Any]]:
+        """Pull manifests (``_state/runs/<run_id>.json``), newest first."""
+        out = []
+        for path in sorted((self.state_dir / "runs").glob("*.json"), reverse=True):
+            if path.name.endswith(".run.json"):
+                continue  # a whole job's interval, see recon/ops/run.py
+            try:
+                out.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError):
+                continue
+        return out
+
+
+def replace_durably(tmp: Path, final: Path) -> None:
+    """fsync a finished temporary file, rename it over ``final`` and fsync the folder."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    fsync_dir(final.parent)

@@ -1,0 +1,67 @@
+"""What `recon status` shows: per source its cursors, last runs, rows landed and quarantine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from recon.lake.catalog import connect
+from recon.config import Config
+from recon.lake.store import Lake
+from recon.lake.schemas import TABLES
+
+
+def collect_status(config: Config) -> dict[str, Any]:
+    lake = Lake(config.lake)
+    runs = lake.run_manifests()
+    con = connect(lake)
+    try:
+        counts = {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in TABLES}
+        quarantine = con.execute(
+            "SELECT source, reason_code, count(*) FROM quarantine GROUP BY ALL ORDER BY 1, 3 DESC, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    sources: dict[str, Any] = {}
+    for name in config.sources():
+        state_dir = lake.state_dir / name
+        states = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(state_dir.glob("*.json"))}
+        last_ok = next((r for r in runs for s in r.get("sources", [])
+                        if s.get("source") == name and s.get("ok")), None)
+        last = next((r for r in runs for s in r.get("sources", []) if s.get("source") == name), None)
+        sources[name] = {
+            "state": {k: {kk: v.get(kk) for kk in ("cursor", "watermark", "seq") if kk in v}
+                      for k, v in states.items()},
+            "last_run": last and last["run_id"],
+            "last_successful_run": last_ok and last_ok["run_id"],
+            "last_successful_at": last_ok and last_ok.get("finished_at"),
+            "rows": {t: counts[t] for t, spec in TABLES.items() if spec.source == name},
+            "quarantined": {reason: n for src, reason, n in quarantine if src == name},
+        }
+    folder = config.reports_folder
+    reports = sorted(folder.glob("*.xlsx"), key=lambda p: p.stat().st_mtime)
+    return {"lake": str(lake.root), "sources": sources,
+            "newest_workbook": str(reports[-1]) if reports else None}
+
+
+def format_status(info: dict[str, Any]) -> str:
+    lines = [f"lake: {info['lake']}"]
+    for name, s in info["sources"].items():
+        lines.append(f"\n{name}")
+        lines.append(f"  last successful run: {s['last_successful_run'] or 'never'}"
+                     + (f" (finished {s['last_successful_at']})" if s["last_successful_at"] else ""))
+        if s["last_run"] and s["last_run"] != s["last_successful_run"]:
+            lines.append(f"  last run (failed):   {s['last_run']}")
+        for key, st in s["state"].items():
+            shown = ", ".join(f"{k}={v}" for k, v in st.items())
+            lines.append(f"  {key}: {shown or '-'}")
+        for table, n in s["rows"].items():
+            lines.append(f"  {table}: {n} rows")
+        if s["quarantined"]:
+            lines.append(f"  quarantined: {sum(s['quarantined'].values())}")
+            for reason, n in s["quarantined"].items():
+                lines.append(f"    {n:6d}  {reason}")
+        else:
+            lines.append("  quarantined: 0")
+    lines.append(f"\nnewest workbook: {info['newest_workbook'] or 'none yet'}")
+    return "\n".join(lines)

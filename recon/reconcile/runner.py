@@ -1,0 +1,144 @@
+"""Reconcile: runs recon/reconcile/sql/*.sql in DuckDB and materialises the results in the lake.
+
+Each query is one file; this module only orders them, binds the parameters (period,
+tolerances, window) and writes ``recon_matches``, ``recon_mismatches`` and ``vat_summary`` as
+Parquet under ``<lake>/results/<table>/run_id=<run>/``. The catalog shows the latest run under
+those names and every run under ``<name>_history``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from recon.lake.catalog import build_catalog, connect
+from recon.sqlfiles import bind, sql_text
+from recon.timeutil import today_in, zone
+from recon.config import Config, ReconcileSettings
+from recon.errors import ConfigError
+from recon.lake.store import Lake, new_run_id, replace_durably
+
+MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql"]
+
+# Temp tables in dependency order: name -> SQL file.
+STEPS = [
+    ("stg_vipps_entries", "stg_vipps_entries.sql"),
+    ("stg_vipps_lines", "stg_vipps_lines.sql"),
+    ("stg_payment_transactions", "stg_payment_transactions.sql"),
+    ("stg_credit_transactions", "stg_credit_transactions.sql"),
+    ("vipps_side", "vipps_side.sql"),
+    ("entur_side", "entur_side.sql"),
+    ("key1", "key1.sql"),
+    ("duplicates", "duplicates.sql"),
+    ("key2", "key2.sql"),
+    ("matches", "matches.sql"),
+    ("vat_check", "vat_check.sql"),
+    ("booking_check", "bookings.sql"),
+    ("mismatches", "mismatches.sql"),
+    ("vat", "vat_summary.sql"),
+]
+
+
+@dataclass
+class CodeTotal:
+    code: str
+    count: int
+    amount: int  # Σ |difference| (or the amount involved), minor units
+    currency: str | None
+
+
+@dataclass
+class ReconcileResult:
+    run_id: str
+    date_from: date
+    date_to: date
+    matched: int
+    mismatches: int
+    by_code: list[CodeTotal]
+    vat_rows: int
+    provisional_dates: list[date]
+    paths: dict[str, Path]
+
+
+def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: ReconcileSettings) -> None:
+    """Create every intermediate and result table as a TEMP table of ``con``."""
+    for macro in MACROS:
+        con.execute(sql_text("recon.reconcile", macro))
+    rates = [(cur, rate) for cur, values in sorted(settings.vat_rates.items()) for rate in values]
+    con.execute("CREATE OR REPLACE TEMP TABLE vat_rates (currency VARCHAR, rate_bp BIGINT)")
+    if rates:
+        con.executemany("INSERT INTO vat_rates VALUES (?, ?)", rates)
+    for name, path in STEPS:
+        sql = sql_text("recon.reconcile", path)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bind(sql, params))
+
+
+def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | None = None,
+              today: date | None = None) -> ReconcileResult:
+    if date_to < date_from:
+        raise ConfigError("--to must be on or after --from")
+    settings = config.reconcile
+    lake = Lake(config.lake)
+    lake.ensure()
+    run_id = run_id or new_run_id()
+    params = {
+        "date_from": date_from, "date_to": date_to, "window": settings.window_days,
+        "tolerance": settings.tolerance, "vat_tolerance": settings.vat_line_tolerance,
+        "prefix": settings.reference_prefix, "suffix": settings.reference_suffix,
+        "today": today or today_in(settings.timezone), "lag": settings.availability_lag_days,
+    }
+    con = connect(lake)
+    try:
+        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
+        run_steps(con, params, settings)
+        paths = _materialise(con, lake, run_id, date_from, date_to)
+        by_code = [CodeTotal(*row) for row in con.execute(
+            "SELECT code, count(*), sum(abs(coalesce(difference, vipps_amount, entur_amount, booking_amount, 0))), "
+            "CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END "
+            "FROM mismatches GROUP BY code ORDER BY code").fetchall()]
+        matched = con.execute("SELECT count(*) FROM matches WHERE outcome = 'MATCHED' "
+                              "AND row_date BETWEEN $f AND $t", {"f": date_from, "t": date_to}).fetchone()[0]
+        provisional = [r[0] for r in con.execute(
+            "SELECT DISTINCT business_date FROM mismatches WHERE provisional UNION "
+            "SELECT DISTINCT business_date FROM vat WHERE provisional ORDER BY 1").fetchall()]
+        vat_rows = con.execute("SELECT count(*) FROM vat").fetchone()[0]
+    finally:
+        con.close()
+    lake.write_state({"run_id": run_id, "from": date_from.isoformat(), "to": date_to.isoformat(),
+                      "finished_at": datetime.now(timezone.utc).isoformat()}, "reconcile", "latest")
+    build_catalog(lake)
+    return ReconcileResult(run_id, date_from, date_to, matched, sum(c.count for c in by_code), by_code,
+                           vat_rows, provisional, paths)
+
+
+def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_from: date,
+                 date_to: date) -> dict[str, Path]:
+    """Write the three result tables of this run as Parquet (temporary name, then rename)."""
+    sources = {
+        "recon_matches": "SELECT * FROM matches WHERE row_date BETWEEN $f AND $t "
+                         "ORDER BY kind, match_key, order_key, psp_reference, entur_transaction_id",
+        "recon_mismatches": "SELECT * FROM mismatches",
+        "vat_summary": "SELECT * FROM vat",
+    }
+    paths = {}
+    for name, query in sources.items():
+        final = lake.result_file(name, run_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".data.{uuid.uuid4().hex[:8]}.tmp")
+        params = {"f": date_from, "t": date_to} if "$f" in query else {}
+        select = (f"SELECT *, '{run_id}' AS run_id, DATE '{date_from.isoformat()}' AS period_from, "
+                  f"DATE '{date_to.isoformat()}' AS period_to FROM ({query})")
+        con.execute(f"COPY ({select}) TO '{_q(tmp)}' (FORMAT parquet, COMPRESSION zstd)", params)
+        replace_durably(tmp, final)
+        paths[name] = final
+    return paths
+
+
+def _q(path: Path) -> str:
+    return str(path).replace("'", "''")

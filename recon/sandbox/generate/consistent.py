@@ -1,0 +1,280 @@
+"""A consistent dataset (:func:`generate`): reconciling it by the mismatch rules gives zero
+exceptions, while it still carries partial captures, refunds of either sign, card payments and
+non-final attempts in Entur, and bookings with duplicated and out-of-order events.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from recon.sandbox.dataset import Dataset
+from recon.sandbox.generate.world import (
+    PRODUCTS, RESPLUS, SALES_CATEGORIES, TICKETS, Record, Sale, World, parse_minor_text, parse_z, vat_from_gross,
+)
+
+
+# --------------------------------------------------------------------------- consistent orders
+
+
+@dataclass
+class _Plan:
+    """What one consistent order will look like, decided before any record is built."""
+
+    kind: str  # "vipps", "card" or "abandoned"
+    ledger: str | None
+    when: datetime
+    solution: str = "SHOPPING_BASKET"
+    numeric: str | None = None
+    booking: bool = False
+    split: str | None = None  # None, "equal" or "unequal" (two partial captures)
+    refund: str | None = None  # None, "full" or "partial"
+    sign: int = -1
+    cancelled_attempt: bool = False
+    version: int = 1
+
+
+def _plans(w: World, orders: int, refund_share: float, booking_share: float) -> list[_Plan]:
+    rng = w.rng
+    combos = [(l, d) for d in range(w.days) for l in w.ledger_ids]
+    plans: list[_Plan] = []
+    for i in range(orders):
+        # Round-robin first so every (ledger, date) has entries even for small datasets.
+        ledger, d = combos[i] if i < len(combos) else (rng.choice(w.ledger_ids),
+                                                        rng.randrange(w.days))
+        solution = rng.choices(("SHOPPING_BASKET", "MPOS", "VARIABLE_AMOUNT"), (50, 35, 15))[0]
+        plans.append(_Plan("vipps", ledger, w.random_time(w.day(d)), solution,
+                           version=2 if rng.random() < 0.08 else 1))
+    for kind, n in (("card", max(2, orders // 15)), ("abandoned", max(2, orders // 50))):
+        plans += [_Plan(kind, None, w.random_time(w.day(rng.randrange(w.days))))
+                  for _ in range(n)]
+
+    vipps = [p for p in plans if p.kind == "vipps"]
+    # IDs-as-text: a leading zero, a value above int64, and a plain 19-digit number.
+    for p, numeric in zip(vipps, ("zero", "big", "plain")):
+        p.numeric = numeric
+    for p in rng.sample(vipps, k=min(len(vipps), round(orders * booking_share))):
+        p.booking = True
+        if p.solution == "VARIABLE_AMOUNT":  # bookings need a VAT breakdown to compare
+            p.solution = "SHOPPING_BASKET"
+    for p in (p for p in plans if p.kind == "card"):
+        p.booking = rng.random() < booking_share
+    abandoned = [p for p in plans if p.kind == "abandoned"]
+    for p in abandoned[: max(1, len(abandoned) // 2)]:
+        p.booking = True  # bookings cancelled because payment never completed
+
+    splittable = [p for p in vipps if p.when < w.period_end - timedelta(hours=3)]
+    for j, p in enumerate(rng.sample(splittable, k=min(len(splittable), max(2, orders // 25)))):
+        p.split = "equal" if j % 2 == 0 else "unequal"
+    for p in rng.sample(vipps, k=min(len(vipps), max(1, orders // 30))):
+        p.cancelled_attempt = True
+
+    # Refunds need room before the period ends (their credit must be in the period too).
+    refundable = [p for p in plans if p.kind in ("vipps", "card")
+                  and p.when < w.period_end - timedelta(hours=6)]
+    chosen = rng.sample(refundable, k=min(len(refundable), round(len(plans) * refund_share)))
+    signs = [(-1) ** j for j in range(len(chosen))]  # an even mix of both signs
+    rng.shuffle(signs)
+    for j, (p, sign) in enumerate(zip(chosen, signs)):
+        p.refund = "partial" if j % 5 in (1, 3) else "full"
+        p.sign = sign
+    return sorted(plans, key=lambda p: p.when)
+
+
+def _vipps_sale(w: World, p: _Plan) -> Sale:
+    """Captures in Vipps, the matching Entur payment, refunds and credits, booking events."""
+    rng = w.rng
+    assert p.ledger is not None
+    sale = Sale(w.order_id(p.numeric), p.ledger)
+    times = [p.when]
+    if p.split:
+        times.append(p.when + timedelta(minutes=rng.randrange(20, 150)))
+
+    if p.solution == "VARIABLE_AMOUNT":
+        category, rate = rng.choice(SALES_CATEGORIES)
+        gross = rng.randrange(20, 600) * 100 + rng.choice((0, 0, 50, 90))
+        if p.split == "equal":
+            gross += gross % 2
+            parts = [gross // 2, gross // 2]
+        elif p.split:
+            parts = [gross * 3 // 5, gross - gross * 3 // 5]
+        else:
+            parts = [gross]
+        vat_known = rng.random() < 0.6  # the merchant's category, VAT "when available"
+        for t, part in zip(times, parts):
+            sale.captures.append(w.vipps_entry(
+                p.ledger, sale.order_id, t, p.solution, gross=part, sales_category=category,
+                vat=vat_from_gross(part, rate) if vat_known else None))
+    else:
+        groups = _capture_groups(w, p)
+        for t, lines in zip(times, groups):
+            sale.captures.append(w.vipps_entry(p.ledger, sale.order_id, t, p.solution, lines=lines))
+            sale.lines += lines
+
+    total = sum(c["amounts"]["gross"] for c in sale.captures)
+    txns: list[Record] = []
+    if p.cancelled_attempt:  # an earlier attempt the customer aborted: not final, ignored
+        txns.append(w.txn(total, p.when - timedelta(seconds=rng.randrange(60, 400)),
+                          status="CANCELLED", external=w.psp()))
+    remaining = total
+    for cap, t in zip(sale.captures, times):
+        remaining -= cap["amounts"]["gross"]
+        sale.txns.append(w.txn(cap["amounts"]["gross"], t + timedelta(seconds=rng.randrange(5, 240)),
+                               external=cap["pspReference"], to_capture=remaining))
+    sale.payment = w.payment(sale.order_id, p.when - timedelta(seconds=rng.randrange(60, 600)),
+                             txns + sale.txns, total=total, version=p.version)
+    if p.refund:
+        _refund(w, p, sale)
+    if p.booking:
+        _book(w, sale, p.when + timedelta(seconds=rng.randrange(60, 300)), lines=sale.lines)
+    return sale
+
+
+def _capture_groups(w: World, p: _Plan) -> list[list[Record]]:
+    """The lines of each capture: one group, or two for partial captures."""
+    rng = w.rng
+    if p.split == "equal":  # two identical lines, captured separately: equal partial captures
+        product = rng.choice(RESPLUS[:4] if p.booking else TICKETS)
+        return [[w.line(product)], [w.line(product)]]
+    while True:
+        lines = w.basket(resplus=p.booking)
+        if not p.split:
+            return [lines]
+        if len(lines) < 2:
+            continue
+        first, second = lines[:1], lines[1:]
+        if sum(l["lineTotalGross"] for l in first) != sum(l["lineTotalGross"] for l in second):
+            return [first, second]
+
+
+def _refund(w: World, p: _Plan, sale: Sale) -> None:
+    """Refund (part of) the first capture in Vipps and credit it in Entur."""
+    rng = w.rng
+    assert p.ledger is not None
+    cap, paid = sale.captures[0], sale.txns[0]
+    when = _refund_time(w, parse_z(cap["time"]))
+    lines: list[Record] | None = None
+    gross: int | None = None
+    if cap["lines"]:
+        lines = cap["lines"]
+        if p.refund == "partial" and len(lines) > 1:
+            lines = lines[-1:]
+        elif p.refund == "partial" and lines[0]["quantity"] > 1 and lines[0]["discountTotal"] == 0:
+            one = w.line(PRODUCTS[lines[0]["name"]], 1)  # one of several tickets
+            lines = [{**one, "lineId": lines[0]["lineId"]}]
+        else:
+            p.refund = "full"
+        lines = [dict(l) for l in lines]
+    else:
+        full = cap["amounts"]["gross"]
+        gross = full if p.refund == "full" else max(100, full // 3 // 100 * 100)
+    refund = w.refund_of(cap, p.ledger, when, sign=p.sign, lines=lines, gross=gross)
+    sale.refunds.append(refund)
+    amount = abs(refund["amounts"]["gross"])
+    credited = when + timedelta(seconds=rng.randrange(5, 300))
+    ct = w.credit_txn(paid, amount, credited, external=refund["pspReference"])
+    sale.credits.append(w.credit(sale.order_id, credited, [ct], version=p.version + 1,
+                                 payment=sale.payment))
+
+
+def _refund_time(w: World, after: datetime) -> datetime:
+    """Some time after `after`, within two days and before the period ends."""
+    latest = min(after + timedelta(days=2), w.period_end - timedelta(minutes=30))
+    span = int((latest - after).total_seconds())
+    return after + timedelta(seconds=w.rng.randrange(min(1800, span // 2), span))
+
+
+def _book(w: World, sale: Sale, when: datetime, *, lines: list[Record] | None = None,
+          total: int | None = None) -> None:
+    """Booking events: FULFILLED, and REFUNDED after each credited refund."""
+    first = w.booking(sale.order_id, when, lines, total=total)
+    sale.events.append(first)
+    w.deliver_event(first)
+    for cr in sale.credits:
+        t = parse_z(cr["createdAt"]) + timedelta(seconds=w.rng.randrange(60, 1200))
+        ev = w.follow_up(first, "REFUNDED", t, refund=parse_minor_text(cr["totalCreditAmount"]))
+        sale.events.append(ev)
+        w.deliver_event(ev)
+
+
+def _card_sale(w: World, p: _Plan) -> Sale:
+    """An order paid by card: Entur only, never reported (Vipps matching ignores it)."""
+    rng = w.rng
+    sale = Sale(w.order_id(), None)
+    sale.lines = w.basket(resplus=p.booking)
+    total = sum(l["lineTotalGross"] for l in sale.lines)
+    method = rng.choice(("VISA", "MASTERCARD"))
+    paid = w.txn(total, p.when, method=method, external=uuid.UUID(int=rng.getrandbits(128)).hex)
+    sale.txns.append(paid)
+    sale.payment = w.payment(sale.order_id, p.when - timedelta(minutes=2), [paid], total=total)
+    if p.refund:
+        amount = total if p.refund == "full" else total // 2
+        when = _refund_time(w, p.when)
+        ct = w.credit_txn(paid, amount, when, external=paid["rrn"], method=method)
+        sale.credits.append(w.credit(sale.order_id, when, [ct], version=2, payment=sale.payment))
+    if p.booking:
+        _book(w, sale, p.when + timedelta(minutes=1), lines=sale.lines)
+    return sale
+
+
+def _abandoned_sale(w: World, p: _Plan) -> Sale:
+    """A Vipps attempt that never completed: a non-final Entur transaction and no Vipps entry."""
+    sale = Sale(w.order_id(), None)
+    total = sum(l["lineTotalGross"] for l in w.basket(resplus=p.booking))
+    status = w.rng.choice(("INITIATED", "CANCELLED"))
+    attempt = w.txn(total, p.when, status=status, external=w.psp())
+    sale.payment = w.payment(sale.order_id, p.when - timedelta(minutes=1), [attempt], total=total)
+    if p.booking:  # the seat was held, then released: the booking's only event is CANCELLED
+        ev = w.booking(sale.order_id, p.when + timedelta(minutes=20), total=total)
+        ev["status"] = "CANCELLED"
+        sale.events.append(ev)
+        w.deliver_event(ev)
+    return sale
+
+
+def _consistent(w: World, orders: int, refund_share: float, booking_share: float) -> list[Sale]:
+    sales = []
+    for p in _plans(w, orders, refund_share, booking_share):
+        build = {"vipps": _vipps_sale, "card": _card_sale, "abandoned": _abandoned_sale}[p.kind]
+        sales.append(build(w, p))
+    _redeliver_events(w, sales)
+    return sales
+
+
+def _redeliver_events(w: World, sales: list[Sale]) -> None:
+    """At-least-once feed: one booking's FULFILLED arrives after its REFUNDED, one event twice."""
+    multi = [s for s in sales if len(s.events) > 1]
+    if multi:
+        first, refunded = multi[0].events[0], multi[0].events[1]
+        # Move the FULFILLED delivery after the REFUNDED one; its eventTime stays earlier.
+        w.events = [e for e in w.events if e[2] is not first]
+        w.deliver_event(first, parse_z(refunded["eventTime"]) + timedelta(minutes=3))
+    single = [s for s in sales if len(s.events) == 1]
+    if single:
+        ev = single[0].events[0]
+        w.deliver_event(copy.deepcopy(ev), parse_z(ev["eventTime"]) + timedelta(minutes=7))
+
+
+def build_world(seed: int, orders: int, ledgers: Sequence[str], start: str, days: int,
+           refund_share: float, booking_share: float) -> tuple[World, list[Sale]]:
+    w = World(seed, ledgers, start, days)
+    return w, _consistent(w, orders, refund_share, booking_share)
+
+
+def generate(seed: int = 0, orders: int = 300,
+             ledgers: tuple[str, ...] = ("7000011", "7000022"), start: str = "2026-10-24",
+             days: int = 3, refund_share: float = 0.1, booking_share: float = 0.4) -> Dataset:
+    """A realistic dataset that reconciles with zero mismatches; deterministic for a seed.
+
+    `orders` counts the orders paid with Vipps (each has one or two captures). On top come
+    card-paid orders (~1/15 of `orders`) and abandoned Vipps attempts (~1/50), which exist in
+    Entur only. `refund_share` of all orders get a refund (credited in Entur) and
+    `booking_share` of the orders a Samtrafiken booking.
+    """
+    if orders < 0 or not (0 <= refund_share <= 1 and 0 <= booking_share <= 1):
+        raise ValueError("orders must be >= 0 and the shares between 0 and 1")
+    w, _ = build_world(seed, orders, ledgers, start, days, refund_share, booking_share)
+    return w.dataset()
