@@ -48,7 +48,8 @@ def generate(path: Path, rows: int) -> None:
                    (1000 + i * 7919 % 90000)::BIGINT AS vipps_amount, (1000 + i * 7907 % 90000)::BIGINT AS entur_amount,
                    ((1000 + i * 7919 % 90000) - (1000 + i * 7907 % 90000))::BIGINT AS difference,
                    'NOK' AS currency, 'NOK' AS entur_currency,
-                   DATE '2026-10-01' + (i % 28)::INTEGER AS vipps_date, DATE '2026-10-01' + (i % 28)::INTEGER AS entur_date,
+                   DATE '2026-10-01' + (i % 28)::INTEGER AS vipps_date,
+                   DATE '2026-10-01' + (i % 28)::INTEGER AS entur_date,
                    DATE '2026-10-01' + (i % 28)::INTEGER AS business_date, false AS provisional
             FROM range({rows}) AS t(i)
         ) TO '{path}' (FORMAT parquet, COMPRESSION zstd)
@@ -105,7 +106,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(args: tuple[str, str, str, int], queue: "mp.Queue[tuple[float, int, int, float, int]]") -> None:
+def _child(args: tuple[str, str, str, int], queue: mp.Queue[tuple[float, int, int, float, int]]) -> None:
     queue.put(write(*args))
 
 

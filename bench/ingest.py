@@ -21,7 +21,7 @@ from pathlib import Path
 LEDGER = "9000001"
 
 
-def _serve(n: int, ready: "mp.Queue[str]", stop: "mp.Event") -> None:  # type: ignore[name-defined]
+def _serve(n: int, ready: mp.Queue[str], stop: mp.Event) -> None:  # type: ignore[name-defined]
     from recon.sandbox.dataset import Dataset, Ledger
     from recon.sandbox.generate import lazy_ledger_entries
     from recon.sandbox.server import Sandbox
@@ -84,7 +84,7 @@ page_size = 1000
     }
 
 
-def _measure(n: int, flush_rows: int, out: "mp.Queue[dict[str, float]]") -> None:
+def _measure(n: int, flush_rows: int, out: mp.Queue[dict[str, float]]) -> None:
     out.put(run(n, flush_rows))
 
 

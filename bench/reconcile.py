@@ -129,7 +129,7 @@ def run_generate(lake: Path, n: int) -> tuple[float, float, int]:
     return 0.0, _peak_mb(), n
 
 
-def _child(fn_name: str, lake: str, args: tuple[int, ...], out: "mp.Queue[tuple[float, float, int]]") -> None:
+def _child(fn_name: str, lake: str, args: tuple[int, ...], out: mp.Queue[tuple[float, float, int]]) -> None:
     out.put(globals()[fn_name](Path(lake), *args))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import os
 import random
@@ -299,7 +300,7 @@ def concurrency(root: Path, sizes: Sizes, runs: int) -> dict[str, Any]:
         intervals = sorted(
             (datetime.fromisoformat(d["started_at"]), datetime.fromisoformat(d["finished_at"]))
             for d in (json.loads(p.read_text()) for p in (config.lake / "_state" / "runs").glob("*.run.json")))
-        overlaps = sum(1 for a, b in zip(intervals, intervals[1:]) if b[0] < a[1])
+        overlaps = sum(1 for a, b in itertools.pairwise(intervals) if b[0] < a[1])
         final = fingerprint(config, results=True)
         missing, extra = lost_and_extra(clean, final)
         return {"runs": runs, "queued_ok": codes.count(0),

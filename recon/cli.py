@@ -58,10 +58,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(0)
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 1)
-        except Exception as exc:  # noqa: BLE001 - cron gets one line, the run's log the traceback
+        except Exception as exc:
             from recon.logs import redact
 
-            logging.getLogger("recon").error("unexpected error", exc_info=True)
+            logging.getLogger("recon").exception("unexpected error")
             first = str(exc).splitlines()[0] if str(exc) else ""
             _fail(redact(f"unexpected {type(exc).__name__}: {first}"), 1)
 
@@ -164,8 +164,8 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
         raise ConfigError("--date/--from/--to/--reference/--psp-reference apply to vipps only")
     if sum(bool(x) for x in (days, reference is not None, psp_reference is not None)) > 1:
         raise ConfigError("use one of --date/--from/--to, --reference or --psp-reference")
-    from recon.lake.store import new_run_id
     from recon.lake.locking import lake_lock
+    from recon.lake.store import new_run_id
     from recon.ops.progress import ProgressDisplay
 
     config = _load(config_path)
@@ -214,8 +214,8 @@ def reconcile(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, 
     Example:
       recon reconcile --config recon.toml --from 2026-10-01 --to 2026-10-31
     """
-    from recon.lake.store import new_run_id
     from recon.lake.locking import lake_lock
+    from recon.lake.store import new_run_id
     from recon.reconcile.runner import reconcile as do_reconcile
 
     config = _load(config_path)
@@ -242,8 +242,8 @@ def report(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, out
     Example:
       recon report --config recon.toml --from 2026-10-01 --to 2026-10-31 --out october.xlsx
     """
-    from recon.lake.store import new_run_id
     from recon.lake.locking import lake_lock
+    from recon.lake.store import new_run_id
     from recon.reports.workbook import write_report
 
     config = _load(config_path)
@@ -276,8 +276,8 @@ def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, source
       recon run --config /etc/recon/recon.toml
       recon run --from 2026-10-01 --to 2026-10-31 --fail-on-mismatch
     """
-    from recon.lake.store import new_run_id
     from recon.lake.locking import lake_lock
+    from recon.lake.store import new_run_id
     from recon.ops.progress import ProgressDisplay
     from recon.ops.run import run_job
 
@@ -406,9 +406,9 @@ def demo(ctx: Ctx, folder: Path, wait: float) -> None:
       recon demo && recon query --config recon-demo/recon.toml "SELECT * FROM recon_mismatches"
     """
     from recon.config import load_config
-    from recon.ops.demo import demo_period, write_demo_config
-    from recon.lake.store import new_run_id
     from recon.lake.locking import lake_lock
+    from recon.lake.store import new_run_id
+    from recon.ops.demo import demo_period, write_demo_config
     from recon.ops.progress import ProgressDisplay
     from recon.ops.run import run_job
 
@@ -427,7 +427,8 @@ def demo(ctx: Ctx, folder: Path, wait: float) -> None:
     c = f"--config {config_path}"
     click.echo("\nnext, try:")
     click.echo(f'  recon query {c} "SELECT code, count(*) FROM recon_mismatches GROUP BY ALL ORDER BY 1"')
-    click.echo(f'  recon query {c} "SELECT business_date, vat_rate, sum(vat) FROM vat_summary GROUP BY ALL ORDER BY ALL"')
+    click.echo(f'  recon query {c} "SELECT business_date, vat_rate, sum(vat) FROM vat_summary '
+               'GROUP BY ALL ORDER BY ALL"')
     click.echo(f'  recon query {c} --format csv "SELECT source, reason FROM quarantine"')
 
 

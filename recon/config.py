@@ -533,17 +533,18 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if sandbox.data and not Path(sandbox.data).is_absolute():
         sandbox = SandboxConfig(sandbox.embedded, str((here / sandbox.data).resolve()))
 
-    builders = {"vipps": _vipps, "entur": _entur, "samtrafiken": _samtrafiken}
-    sources = {name: builders[name](Section(data[name], name, problems), sandbox.embedded)
-               for name in SOURCES if name in data}
-    if not sources:
+    def source(name: str, build: Callable[[Section, bool], T]) -> T | None:
+        return build(Section(data[name], name, problems), sandbox.embedded) if name in data else None
+
+    vipps, entur, samtrafiken = source("vipps", _vipps), source("entur", _entur), source("samtrafiken", _samtrafiken)
+    if vipps is None and entur is None and samtrafiken is None:
         problems.add("", "the configuration has no source section ([vipps], [entur] or [samtrafiken])")
     config = Config(
         path=path, lake=lake, flush_rows=flush_rows, http=section("http", _http), sandbox=sandbox,
         reconcile=section("reconcile", _reconcile), report=section("report", _report),
         run=section("run", lambda s: RunSettings(
             recheck_days=s.number("recheck_days", 3, minimum=0, maximum=366, unit="days"))),
-        raw=data, **sources,
+        vipps=vipps, entur=entur, samtrafiken=samtrafiken, raw=data,
     )
     problems.raise_if_any()
     return config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,4 +26,4 @@ def business_date(ts: datetime, tz_name: str) -> date:
 
 
 def today_in(tz: str) -> date:
-    return datetime.now(timezone.utc).astimezone(zone(tz)).date()
+    return datetime.now(UTC).astimezone(zone(tz)).date()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from recon.config import load_config
 from recon.money import format_minor
 from recon.sandbox.dataset import Dataset, Ledger
 
-T0 = datetime(2026, 10, 24, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 24, 8, 0, tzinfo=UTC)
 
 
 def iso(ts: datetime) -> str:

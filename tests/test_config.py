@@ -125,7 +125,7 @@ def test_secrets_come_from_the_environment_or_a_file_it_names(tmp_path):
     secret_file.write_text("from-file\n")
     assert read_secret("X", {"X": "direct"}).reveal() == "direct"
     assert read_secret("X", {"X_FILE": str(secret_file)}).reveal() == "from-file"
-    with pytest.raises(ConfigError, match="environment variable X .or X_FILE. is not set"):
+    with pytest.raises(ConfigError, match=r"environment variable X .or X_FILE. is not set"):
         read_secret("X", {})
 
 

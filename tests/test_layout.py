@@ -70,7 +70,7 @@ def test_there_is_no_import_cycle():
         seen[node] = 1
         for nxt in sorted(edges[node]):
             if seen.get(nxt) == 1:
-                cycles.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                cycles.append([*path[path.index(nxt):], nxt] if nxt in path else [node, nxt])
             elif nxt not in seen:
                 visit(nxt, [*path, nxt])
         seen[node] = 2

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 
 from recon import __version__
-from recon.ingest.auth import EnturToken, PrivateKeyJwtToken, VippsToken
 from recon.config import Config, Secret, read_secret
+from recon.ingest.auth import EnturToken, PrivateKeyJwtToken, VippsToken
 from recon.ingest.http import ApiClient, Session
 
 

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
-from recon.lake.catalog import build_catalog
-from recon.ingest.clients import Secrets, build_clients, secrets_from_env
 from recon.config import Config
 from recon.errors import ConfigError, SourceError
-from recon.lake.landing import Landing
-from recon.lake.store import Lake, new_run_id
+from recon.ingest.clients import Secrets, build_clients, secrets_from_env
 from recon.ingest.records import Progress
 from recon.ingest.sources.entur import EnturSource
 from recon.ingest.sources.samtrafiken import SamtrafikenSource
 from recon.ingest.sources.vipps import VippsSource
+from recon.lake.catalog import build_catalog
+from recon.lake.landing import Landing
+from recon.lake.store import Lake, new_run_id
 
 log = logging.getLogger("recon.pull")
 
@@ -90,7 +90,7 @@ def pull(
     lake.ensure()
     flush_rows = config.flush_rows
     results: list[SourceResult] = []
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     if secrets is None:
         secrets = secrets_from_env(config, wanted)
     clients = build_clients(config, wanted, secrets, run_id=run_id, transport=transport)
@@ -112,7 +112,7 @@ def pull(
     result = PullResult(run_id, results)
     lake.write_state({
         "run_id": run_id, "kind": "pull", "started_at": started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(), "ok": result.ok,
+        "finished_at": datetime.now(UTC).isoformat(), "ok": result.ok,
         "sources": [asdict(r) for r in results],
     }, "runs", run_id)
     build_catalog(lake)

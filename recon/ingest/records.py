@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recon.ingest.validation import BadValue
 from recon.lake.landing import Landing, canonical_json
 from recon.money import MoneyError
-from recon.ingest.validation import BadValue
-
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Progress:
     pages: int = 0
     records: int = 0
     quarantined: int = 0
-    on_page: Callable[["Progress"], None] | None = None
+    on_page: Callable[[Progress], None] | None = None
 
     def page(self, n_records: int) -> None:
         self.pages += 1

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from recon.lake.schemas import QUARANTINE, TABLES, duckdb_type
 from recon.lake.store import RESULT_TABLES, Lake
 from recon.sqlfiles import sql_text as _sql_text
-from recon.lake.schemas import QUARANTINE, TABLES, duckdb_type
 
 CATALOG_FILE = "recon.duckdb"
 
@@ -77,6 +78,14 @@ def _result_views(lake: Lake) -> list[str]:
             stmts.append(f"CREATE OR REPLACE VIEW {name}_history AS SELECT * FROM "
                          f"read_parquet('{_quote(every)}', union_by_name = true)")
     return stmts
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """The single value of an aggregate query (which always returns one row)."""
+    row = con.execute(sql, params or {}).fetchone()
+    if row is None:
+        raise ValueError(f"query returned no row: {sql[:80]}")
+    return row[0]
 
 
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from recon.lake.catalog import connect
 from recon.config import Config
-from recon.lake.store import Lake
+from recon.lake.catalog import connect, scalar
 from recon.lake.schemas import TABLES
+from recon.lake.store import Lake
 
 
 def fingerprint(config: Config, *, results: bool = False) -> dict[str, list[tuple[Any, ...]]]:
@@ -38,8 +38,8 @@ def duplicate_keys(config: Config) -> int:
         total = 0
         for name, spec in TABLES.items():
             key = ", ".join(spec.key)
-            total += con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {name} GROUP BY ALL "
-                                 "HAVING count(*) > 1)").fetchone()[0]
+            total += scalar(con, f"SELECT count(*) FROM (SELECT {key} FROM {name} GROUP BY ALL "
+                                 "HAVING count(*) > 1)")
         return total
     finally:
         con.close()

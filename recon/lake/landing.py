@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class Landing:
         self.lake = lake
         self.run_id = run_id
         self.source = source
-        self.landed_at = datetime.now(timezone.utc)
+        self.landed_at = datetime.now(UTC)
         self._batches: dict[str, list[pa.RecordBatch]] = defaultdict(list)
         self._quarantine: list[dict[str, Any]] = []
         self._seq = 0
@@ -141,10 +141,10 @@ class Landing:
         self._buffered.clear()
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _timestamp_columns(table: str) -> tuple[str, ...]:
     return tuple(f.name for f in TABLES[table].schema if pa.types.is_timestamp(f.type))

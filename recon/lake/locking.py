@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from recon.errors import LockHeld
@@ -47,7 +47,7 @@ def lake_lock(lake_root: Path, run_id: str, *, wait: float = 0.0) -> Iterator[No
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "run_id": run_id,
-                                 "started_at": datetime.now(timezone.utc).isoformat()}).encode())
+                                 "started_at": datetime.now(UTC).isoformat()}).encode())
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock

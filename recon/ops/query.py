@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 
-from recon.lake.catalog import connect
 from recon.errors import ReconError
+from recon.lake.catalog import connect
 from recon.lake.store import Lake
 
 
@@ -49,7 +49,7 @@ def _plain(value: Any) -> Any:
 
 def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([{c: _plain(v) for c, v in zip(columns, row)} for row in rows],
+        return json.dumps([{c: _plain(v) for c, v in zip(columns, row, strict=False)} for row in rows],
                           ensure_ascii=False, indent=1, default=str)
     if fmt == "csv":
         buf = io.StringIO()
@@ -60,10 +60,11 @@ def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> st
         return buf.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False))
     out = [line, "  ".join("-" * w for w in widths)]
-    for row in cells:
-        out.append("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths)))
+    for cell_row in cells:
+        out.append("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w)
+                             for v, w in zip(cell_row, widths, strict=True)))
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from recon.config import Config
 from recon.errors import ConfigError
-from recon.lake.store import Lake
 from recon.ingest.pull import PullResult
+from recon.ingest.records import Progress
+from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.timeutil import today_in
-from recon.ingest.records import Progress
 
 log = logging.getLogger("recon.run")
 
@@ -60,7 +60,7 @@ def run_job(
         raise ConfigError("--from and --to go together")
     if date_from is None or date_to is None:
         date_from, date_to = due_period(config, today)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     log.info("run started: period %s .. %s", date_from, date_to)
     pulled = pull(config, sources, run_id=run_id, on_progress=on_progress, parallel=True)
     report = None
@@ -73,7 +73,7 @@ def run_job(
     # The whole job's interval under the lock: what the reliability suite checks for overlaps.
     Lake(config.lake).write_state({
         "run_id": run_id, "kind": "run", "started_at": started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(), "ok": report is not None,
+        "finished_at": datetime.now(UTC).isoformat(), "ok": report is not None,
         "period": [date_from.isoformat(), date_to.isoformat()],
         "workbook": str(report.path) if report else None,
     }, "runs", f"{run_id}.run")

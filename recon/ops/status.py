@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from recon.lake.catalog import connect
 from recon.config import Config
-from recon.lake.store import Lake
+from recon.lake.catalog import connect, scalar
 from recon.lake.schemas import TABLES
+from recon.lake.store import Lake
 
 
 def collect_status(config: Config) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def collect_status(config: Config) -> dict[str, Any]:
     runs = lake.run_manifests()
     con = connect(lake)
     try:
-        counts = {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in TABLES}
+        counts = {name: scalar(con, f"SELECT count(*) FROM {name}") for name in TABLES}
         quarantine = con.execute(
             "SELECT source, reason_code, count(*) FROM quarantine GROUP BY ALL ORDER BY 1, 3 DESC, 2"
         ).fetchall()

@@ -9,19 +9,19 @@ those names and every run under ``<name>_history``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from recon.lake.catalog import build_catalog, connect
-from recon.sqlfiles import bind, sql_text
-from recon.timeutil import today_in, zone
 from recon.config import Config, ReconcileSettings
 from recon.errors import ConfigError
+from recon.lake.catalog import build_catalog, connect, scalar
 from recon.lake.store import Lake, new_run_id, replace_durably
+from recon.sqlfiles import bind, sql_text
+from recon.timeutil import today_in
 
 MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql"]
 
@@ -102,16 +102,16 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
             "SELECT code, count(*), sum(abs(coalesce(difference, vipps_amount, entur_amount, booking_amount, 0))), "
             "CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END "
             "FROM mismatches GROUP BY code ORDER BY code").fetchall()]
-        matched = con.execute("SELECT count(*) FROM matches WHERE outcome = 'MATCHED' "
-                              "AND row_date BETWEEN $f AND $t", {"f": date_from, "t": date_to}).fetchone()[0]
+        matched = scalar(con, "SELECT count(*) FROM matches WHERE outcome = 'MATCHED' "
+                              "AND row_date BETWEEN $f AND $t", {"f": date_from, "t": date_to})
         provisional = [r[0] for r in con.execute(
             "SELECT DISTINCT business_date FROM mismatches WHERE provisional UNION "
             "SELECT DISTINCT business_date FROM vat WHERE provisional ORDER BY 1").fetchall()]
-        vat_rows = con.execute("SELECT count(*) FROM vat").fetchone()[0]
+        vat_rows = scalar(con, "SELECT count(*) FROM vat")
     finally:
         con.close()
     lake.write_state({"run_id": run_id, "from": date_from.isoformat(), "to": date_to.isoformat(),
-                      "finished_at": datetime.now(timezone.utc).isoformat()}, "reconcile", "latest")
+                      "finished_at": datetime.now(UTC).isoformat()}, "reconcile", "latest")
     build_catalog(lake)
     return ReconcileResult(run_id, date_from, date_to, matched, sum(c.count for c in by_code), by_code,
                            vat_rows, provisional, paths)

@@ -145,7 +145,7 @@ def major_text(minor: int) -> str:
 
 def ooxml_escape(text: str) -> str:
     """Control characters as _xHHHH_, and a literal _xHHHH_ as _x005F_xHHHH_ (ECMA-376 ST_Xstring)."""
-    return _NEEDS_ESCAPE.sub(lambda m: "_x%04X_" % ord(m.group(0)) if len(m.group(0)) == 1
+    return _NEEDS_ESCAPE.sub(lambda m: f"_x{ord(m.group(0)):04X}_" if len(m.group(0)) == 1
                              else "_x005F" + m.group(0), text)
 
 
@@ -180,7 +180,7 @@ def _width_of(kind: str, value: Any) -> float:
         value = value.minor if isinstance(value, Money) else value.value
     if kind == "money" and isinstance(value, int):
         return len(f"{abs(value) // 100:,}") + 3 + (value < 0)
-    if kind == "date" or isinstance(value, date) and not isinstance(value, datetime):
+    if kind == "date" or (isinstance(value, date) and not isinstance(value, datetime)):
         return 10
     if kind == "datetime" or isinstance(value, datetime):
         return 19
@@ -417,7 +417,7 @@ class _SheetWriter:
     def data_row(self, row: Sequence[Any]) -> None:
         self._room()
         part, ws, cell = self.part, self.ws, self.book._cell
-        self._emit([cell(ws, value, col.kind, part) for value, col in zip(row, self.columns)])
+        self._emit([cell(ws, value, col.kind, part) for value, col in zip(row, self.columns, strict=False)])
         self._count(row, self.money_cols)
 
     def _count(self, row: Sequence[Any], money_cols: list[tuple[int, str]]) -> None:
@@ -454,7 +454,7 @@ class _SheetWriter:
             self._room()
             if first_part is None:
                 first_part, first_row = self.part, self.part.rows_written + 1
-            self._emit([self.book._cell(self.ws, v, k, self.part) for v, k in zip(row, kinds)])
+            self._emit([self.book._cell(self.ws, v, k, self.part) for v, k in zip(row, kinds, strict=False)])
             if block.counted:
                 self._count(row, [(i, c.name) for i, c in enumerate(block.columns) if c.kind == "money"])
         last_row = self.part.rows_written

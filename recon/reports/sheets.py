@@ -7,15 +7,14 @@ converted to the ledger's zone in SQL (naive local time, which is what Excel can
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from recon.sqlfiles import bind, sql_text
 from recon.reports.excel import Block, Chart, Column, ReportWorkbook, SheetResult
+from recon.sqlfiles import bind, sql_text
 
 BATCH = 4096  # rows fetched from DuckDB at a time
 PAGE = 20_000  # rows of a result file per query of a paged sheet
@@ -120,7 +119,8 @@ def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict
         totals.append((f"Total {cur}", cur, None, None, None, *(_sum(r[i] for r in rows) for i in (2, 3, 4, 5)),
                        None, None))
     names = ("Rate", "Currency", "VAT rate", "", "", "Gross", "Net", "VAT", "Lines", "", "")
-    columns = [Column(n, "text" if i == 0 else c.kind) for i, (n, c) in enumerate(zip(names, VAT.columns))]
+    columns = [Column(n, "text" if i == 0 else c.kind)
+               for i, (n, c) in enumerate(zip(names, VAT.columns, strict=False))]
     after = [
         Block(columns, rate_rows, title="Per VAT rate, all dates of the period",
               chart=Chart("VAT per rate", category_col=1, value_col=8, y_title="VAT")),

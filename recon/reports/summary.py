@@ -17,11 +17,11 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 
 from recon.config import Config
-from recon.reconcile.runner import ReconcileResult
 from recon.lake.schemas import TABLES
-from recon.timeutil import zone
+from recon.reconcile.runner import ReconcileResult
 from recon.reports.excel import Block, Column, Percent, ReportWorkbook, SheetResult
 from recon.reports.sheets import fetch
+from recon.timeutil import zone
 
 # Every code of DESIGN.md, in its order, with one sentence for the reader of the workbook.
 CODES: dict[str, str] = {
@@ -48,7 +48,7 @@ CODES: dict[str, str] = {
                          "the matching window.",
 }
 # The codes that are outcomes of matching Vipps against Entur: the match rate's denominator.
-MATCHING_CODES = frozenset(list(CODES)[:7] + ["TIMING_DIFFERENCE"])
+MATCHING_CODES = frozenset([*list(CODES)[:7], "TIMING_DIFFERENCE"])
 
 SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 112)
 CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 10)

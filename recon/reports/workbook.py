@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from recon.lake.catalog import connect
 from recon.config import Config
+from recon.lake.catalog import connect
 from recon.lake.store import Lake, replace_durably
 from recon.reconcile.runner import ReconcileResult, reconcile
-from recon.timeutil import today_in
 from recon.reports.excel import ReportWorkbook
 from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, write_table, write_vat
 from recon.reports.summary import ReportContext, write_control, write_summary
-from recon.timeutil import zone
+from recon.timeutil import today_in, zone
 
 
 @dataclass
@@ -70,7 +69,7 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
     path.parent.mkdir(parents=True, exist_ok=True)
 
     lake = Lake(config.lake)
-    generated_at = datetime.now(timezone.utc).astimezone(zone(tz)).replace(tzinfo=None, microsecond=0)
+    generated_at = datetime.now(UTC).astimezone(zone(tz)).replace(tzinfo=None, microsecond=0)
     ctx = ReportContext(config, result, tz, as_of, generated_at, settings.max_rows_per_sheet,
                         settings.include_matched, lake.run_manifests())
     params = {"today": as_of, "tz": tz}

@@ -52,4 +52,5 @@ page_size = {page_size}
 
 
 def secret_env(creds: SandboxCredentials, private_key_pem: str) -> dict[str, str]:
-    return dict(zip(SECRET_VARIABLES, (creds.vipps_client_secret, creds.entur_client_secret, private_key_pem)))
+    values = (creds.vipps_client_secret, creds.entur_client_secret, private_key_pem)
+    return dict(zip(SECRET_VARIABLES, values, strict=True))

@@ -44,7 +44,7 @@ class Dataset:
     events: Sequence[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, root: str | Path) -> "Dataset":
+    def load(cls, root: str | Path) -> Dataset:
         root = Path(root)
         ds = cls()
         for path in sorted((root / "vipps").glob("*.json")):

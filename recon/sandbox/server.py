@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
 import hmac
 import json
@@ -258,7 +259,8 @@ class Sandbox:
         self._seen_jti: set[str] = set()
         self._entur_index = EnturIndex()
         self._entur_jwt_secret = secrets.token_bytes(32)
-        self._samtrafiken_key = load_pem_public_key(
+        # RSA or EC, whatever the test registered: PyJWT checks it fits the algorithm.
+        self._samtrafiken_key: Any = load_pem_public_key(
             self.credentials.samtrafiken_public_key_pem.encode("ascii")
         )
         self._server: _HTTPServer | None = None
@@ -266,7 +268,7 @@ class Sandbox:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         """Bind (port 0 picks a free port) and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("sandbox already started")
@@ -294,7 +296,7 @@ class Sandbox:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -304,8 +306,9 @@ class Sandbox:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("sandbox not started")
-        host, port = self._server.server_address[:2]
-        host = f"[{host}]" if ":" in str(host) else str(host)
+        address, port = self._server.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else str(address)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}"
 
     def urls(self) -> dict[str, str]:
@@ -375,7 +378,7 @@ class Sandbox:
                                    f"use {', '.join(sorted(set(allowed)))}",
                                    [("Allow", ", ".join(sorted(set(allowed))))])
             return self._error(api, path, 404, "Not Found", "no such resource")
-        except Exception:  # a bug must cost one 500, never the server
+        except Exception:  # noqa: BLE001 - a bug must cost one 500, never the server
             self._bump("server_errors")
             return self._error(api, path, 500, "Internal Server Error",
                                "the sandbox failed to answer this request")
@@ -817,10 +820,8 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away mid-answer, or a socket cut by stop(): not worth a traceback.
@@ -835,7 +836,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes; avoid a 40 ms stall
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # requests_log and stats are the record; stderr noise helps nobody
 
     def _dispatch(self) -> None:

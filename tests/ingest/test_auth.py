@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from recon.ingest.clients import build_clients, secrets_from_env
-from recon.config import Secret
-from recon.ingest.pull import pull
-
 from builders import small_dataset
+
+from recon.config import Secret
+from recon.ingest.clients import build_clients, secrets_from_env
+from recon.ingest.pull import pull
 
 
 def test_tokens_are_cached_and_refreshed_once_on_401(make_setup):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from builders import small_dataset
 
 from recon.config import VippsLedger
-from recon.lake.integrity import duplicate_keys, fingerprint
 from recon.ingest.pull import pull
-
-from builders import small_dataset
+from recon.lake.integrity import duplicate_keys, fingerprint
 
 
 @pytest.fixture(scope="module")

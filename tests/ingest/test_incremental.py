@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from builders import T0, booking_event, entur_payment, iso, small_dataset, vipps_entry
+
+from recon.ingest.pull import PullRequest, pull
 from recon.lake.catalog import connect
 from recon.lake.store import Lake
-from recon.ingest.pull import PullRequest
-from recon.ingest.pull import pull
-
-from builders import T0, booking_event, entur_payment, iso, small_dataset, vipps_entry
 
 
 def q(config, sql):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+from builders import small_dataset
 
+from recon.ingest.pull import pull
 from recon.lake.catalog import connect
 from recon.lake.store import Lake
-from recon.ingest.pull import pull
-
-from builders import small_dataset
 
 
 def counts(config):
@@ -48,7 +47,7 @@ def test_second_pull_changes_no_row_count(make_setup):
 def test_amounts_are_exact_minor_units_and_refunds_negative(make_setup):
     ds = small_dataset(n=3, ledgers=("L1",))
     refund = dict(ds.ledgers["L1"].entries[0], entryType="refund", pspReference="L1-refund-0")
-    ds.ledgers["L1"].entries = list(ds.ledgers["L1"].entries) + [refund]
+    ds.ledgers["L1"].entries = [*list(ds.ledgers["L1"].entries), refund]
     setup = make_setup(ds)
     config = setup.config()
     assert pull(config).ok

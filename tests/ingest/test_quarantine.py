@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from builders import booking_event, entur_credit, entur_payment, small_dataset, vipps_entry
+
+from recon.ingest.pull import pull
 from recon.lake.catalog import connect
 from recon.lake.store import Lake
-from recon.ingest.pull import pull
-
-from builders import booking_event, entur_credit, entur_payment, small_dataset, vipps_entry
 
 
 def _bad_vipps():
@@ -38,14 +38,14 @@ def test_each_malformed_kind_is_quarantined_with_its_reason(make_setup):
     over_precise["transactionHistory"][0]["amount"] = "152.005"
     no_order = entur_payment(51)
     del no_order["orderId"]
-    ds.payments = list(ds.payments) + [over_precise, no_order]
+    ds.payments = [*list(ds.payments), over_precise, no_order]
     no_event_id = booking_event(52)
     del no_event_id["eventId"]
     bad_status = booking_event(53, status="PENDING")
-    ds.events = list(ds.events) + [no_event_id, bad_status]
+    ds.events = [*list(ds.events), no_event_id, bad_status]
     bad_credit = entur_credit(54)
     bad_credit["creditTransactions"][0]["amount"] = "ten"
-    ds.credits = list(ds.credits) + [bad_credit]
+    ds.credits = [*list(ds.credits), bad_credit]
 
     setup = make_setup(ds)
     config = setup.config()
@@ -74,7 +74,7 @@ def test_each_malformed_kind_is_quarantined_with_its_reason(make_setup):
 
 def test_quarantine_is_not_duplicated_by_a_rerun(make_setup):
     ds = small_dataset(n=4, ledgers=("L1",))
-    ds.ledgers["L1"].entries = list(ds.ledgers["L1"].entries) + [vipps_entry(99, entry_type="chargeback")]
+    ds.ledgers["L1"].entries = [*list(ds.ledgers["L1"].entries), vipps_entry(99, entry_type="chargeback")]
     setup = make_setup(ds)
     config = setup.config()
     assert pull(config).ok

@@ -9,11 +9,10 @@ import sys
 import time
 
 import pytest
-
-from recon.lake.integrity import duplicate_keys, fingerprint
-from recon.ingest.pull import pull
-
 from builders import small_dataset
+
+from recon.ingest.pull import pull
+from recon.lake.integrity import duplicate_keys, fingerprint
 
 
 def _recon(args, env):
@@ -47,7 +46,7 @@ def test_sigkill_then_rerun_equals_a_clean_run(kill_after, make_setup, dataset, 
     partial = fingerprint(config) if (config.lake / "raw").exists() else None
 
     rerun = _recon(["pull", "--config", str(setup.config_path)], env)
-    out, err = rerun.communicate(timeout=120)
+    _out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err.decode()
     assert fingerprint(config) == clean
     assert duplicate_keys(config) == 0

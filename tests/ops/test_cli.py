@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import small_dataset
 from openpyxl import load_workbook
 
 from recon.cli import cli
-
-from builders import small_dataset
 
 PERIOD = ["--from", "2026-10-24", "--to", "2026-10-26"]
 
@@ -84,7 +83,7 @@ def test_concurrent_runs_one_is_refused_and_the_lake_stays_intact(make_setup, tm
     second = recon("run", "--config", str(setup.config_path), *PERIOD, env=env)
     assert second.returncode == 4, second.stderr
     assert "is locked by run" in second.stderr and second.stderr.count("\n") == 1
-    out, err = first.communicate(timeout=120)
+    _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     check = recon("query", "--config", str(setup.config_path), "--format", "csv",
                   "SELECT count(*) FROM vipps_sales_entries", env=env)

@@ -6,11 +6,11 @@ import csv
 import io
 import json
 
-from recon.lake.store import Lake
-from recon.ingest.pull import pull
-from recon.ops.query import format_rows, run_query
-
 from builders import small_dataset
+
+from recon.ingest.pull import pull
+from recon.lake.store import Lake
+from recon.ops.query import format_rows, run_query
 
 SQL = ("SELECT psp_reference, time, business_date, gross FROM vipps_sales_entries "
        "WHERE ledger_id = 'L1' ORDER BY time LIMIT 2")

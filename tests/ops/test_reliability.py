@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import reliability  # noqa: E402
+import reliability
 
 SIZES = reliability.SMALL
 

@@ -9,14 +9,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+from builders import embedded_config
 
 from recon.lake.catalog import connect
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.reconcile.runner import reconcile
 from recon.sandbox.dataset import sample_data_dir
-
-from builders import embedded_config
 
 EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)

@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from recon.lake.catalog import connect
 from recon.config import load_config
+from recon.lake.catalog import connect
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.reconcile.runner import reconcile

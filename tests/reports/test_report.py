@@ -9,20 +9,19 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from builders import booking_event, embedded_config, entur_credit, entur_payment, small_dataset, vipps_entry
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
-from recon.lake.catalog import connect
 from recon.errors import ConfigError
+from recon.lake.catalog import connect
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
-from recon.reports.workbook import default_path, write_report
 from recon.reports.excel import CUT_MARKER, EXCEL_MAX_CELL, cut_text, ooxml_escape, sheet_name
 from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, VAT
 from recon.reports.summary import CODES
+from recon.reports.workbook import default_path, write_report
 from recon.sandbox.dataset import sample_data_dir
-
-from builders import booking_event, embedded_config, entur_credit, entur_payment, small_dataset, vipps_entry
 
 EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
@@ -166,7 +165,7 @@ def test_cell_types_ids_amounts_dates(sample):
     kinds = {c.name: c.kind for c in MISMATCHES.columns}
     seen = Counter()
     for row in data:
-        for name, cell in zip(header, row):
+        for name, cell in zip(header, row, strict=False):
             if cell.value is None:
                 continue
             kind = kinds[name]
@@ -195,7 +194,7 @@ def test_cell_types_ids_amounts_dates(sample):
     q_header, q_data = table(wb["Quarantine"])
     assert all(isinstance(r[q_header.index("Landed at")].value, datetime) for r in q_data)
     assert all(isinstance(r[q_header.index("Record id")].value, str) for r in q_data)
-    v_header, v_data = table(wb["VAT"])
+    _v_header, v_data = table(wb["VAT"])
     assert all(isinstance(r[0].value, datetime) for r in v_data)
 
 
@@ -240,7 +239,7 @@ def test_summary_lists_every_code_and_ties_to_mismatches(sample):
     assert {r[0]: r[1] for r in codes[1:]} == {c: per_code.get(c, 0) for c in CODES}
     amount = Counter()
     for r in data:
-        cells = {h: c.value for h, c in zip(header, r)}
+        cells = {h: c.value for h, c in zip(header, r, strict=False)}
         first = next((cells[c] for c in ("Difference", "Vipps amount", "Entur amount", "Booking amount")
                       if cells[c] is not None), 0)
         amount[cells["Code"]] += abs(dec(first))
@@ -288,7 +287,8 @@ def test_same_lake_period_and_day_give_the_same_cells(sample, tmp_path):
     a, b = load_workbook(one.path), load_workbook(two.path)
     assert a.sheetnames == b.sheetnames
     differ = [(ws.title, ca.coordinate) for ws in a.worksheets
-              for ra, rb in zip(ws.iter_rows(), b[ws.title].iter_rows()) for ca, cb in zip(ra, rb)
+              for ra, rb in zip(ws.iter_rows(), b[ws.title].iter_rows(), strict=True)
+              for ca, cb in zip(ra, rb, strict=True)
               if ca.value != cb.value]
     generated = next(c.coordinate for row in a["Control"].iter_rows() for c in row if c.value == "Generated at")
     assert differ in ([], [("Control", "B" + generated[1:])])

@@ -8,18 +8,18 @@ keep each record's latest landed version.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recon.config import EnturConfig
 from recon.errors import HttpStatusError
+from recon.ingest.paging import Getter, numbered_pages
+from recon.ingest.records import Parsed, Progress, land_page
+from recon.ingest.validation import BadValue, boolean, currency, ident, integer, req, text, timestamp
 from recon.lake.landing import Landing
 from recon.lake.store import Lake
 from recon.money import MoneyError, parse_minor
 from recon.timeutil import business_date
-from recon.ingest.validation import BadValue, boolean, currency, ident, integer, req, text, timestamp
-from recon.ingest.records import Parsed, Progress, land_page
-from recon.ingest.paging import Getter, numbered_pages
 
 log = logging.getLogger("recon.entur")
 
@@ -163,7 +163,7 @@ def normalise_credit(record: Any, raw: str, tz: str) -> Parsed:
 
 
 def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EnturSource:
@@ -196,7 +196,7 @@ class EnturSource:
                 params.append((field, f"gte:{_iso(since)}"))
         newest: datetime | None = datetime.fromisoformat(before) if before else None
         tz = self.cfg.timezone
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
 
         def normalise_and_track(record: Any, raw: str) -> Parsed:
             nonlocal newest
@@ -238,5 +238,5 @@ class EnturSource:
         after = newest.isoformat() if newest else None
         if field and after != before:
             self.lake.write_state({"watermark": after, "field": field, "run_id": landing.run_id,
-                                   "updated_at": datetime.now(timezone.utc).isoformat()}, "entur", what)
+                                   "updated_at": datetime.now(UTC).isoformat()}, "entur", what)
         return {"before": before, "after": after, "filter": params[0][1] if params else None}

@@ -8,17 +8,17 @@ arrive at least once and not always in eventTime order; each keeps its position 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from recon.config import SamtrafikenConfig
+from recon.ingest.paging import Getter, cursor_pages
+from recon.ingest.records import Parsed, Progress, land_page
+from recon.ingest.validation import BadValue, currency, ident, text, timestamp, vat_rate_bp
 from recon.lake.landing import Landing
 from recon.lake.store import Lake
 from recon.money import MoneyError, parse_price
 from recon.timeutil import business_date
-from recon.ingest.validation import BadValue, currency, ident, text, timestamp, vat_rate_bp
-from recon.ingest.records import Parsed, Progress, land_page
-from recon.ingest.paging import Getter, cursor_pages
 
 STATUSES = {"FULFILLED", "REFUNDED", "CANCELLED"}
 PII_FIELDS = ("payer",)
@@ -116,7 +116,7 @@ class SamtrafikenSource:
                 landing.checkpoint()
                 if cursor != state.get("cursor") or seq != state.get("seq", 0):
                     state = {"cursor": cursor, "seq": seq, "run_id": landing.run_id,
-                             "updated_at": datetime.now(timezone.utc).isoformat()}
+                             "updated_at": datetime.now(UTC).isoformat()}
                     self.lake.write_state(state, *state_key)
         return {"before": before, "after": cursor}
 

@@ -7,19 +7,19 @@ order or transaction lands records too but never moves the feed cursor.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 from recon.config import VippsConfig, VippsLedger
+from recon.ingest.paging import CursorPage, Getter, cursor_pages
+from recon.ingest.records import Parsed, Progress, land_page
+from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
 from recon.lake.landing import Landing, content_hash
 from recon.lake.store import Lake
 from recon.money import MoneyError, minor_int
 from recon.timeutil import business_date
-from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
-from recon.ingest.records import Parsed, Progress, land_page
-from recon.ingest.paging import CursorPage, Getter, cursor_pages
 
 ENTRY_TYPES = {"capture": 1, "refund": -1}
 LEDGERS_PATH = "/sales/report/v1/ledgers"
@@ -151,7 +151,7 @@ class VippsSource:
                 if landing.pending >= self.flush_rows or not page.has_more:
                     landing.checkpoint()
                     if cursor != state.get("cursor"):
-                        state = {"cursor": cursor, "updated_at": datetime.now(timezone.utc).isoformat(),
+                        state = {"cursor": cursor, "updated_at": datetime.now(UTC).isoformat(),
                                  "run_id": landing.run_id}
                         self.lake.write_state(state, "vipps", f"ledger-{ledger.ledger_id}")
             cursors[ledger.ledger_id] = {"before": before, "after": cursor}

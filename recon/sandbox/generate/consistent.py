@@ -13,9 +13,17 @@ from datetime import datetime, timedelta
 
 from recon.sandbox.dataset import Dataset
 from recon.sandbox.generate.world import (
-    PRODUCTS, RESPLUS, SALES_CATEGORIES, TICKETS, Record, Sale, World, parse_minor_text, parse_z, vat_from_gross,
+    PRODUCTS,
+    RESPLUS,
+    SALES_CATEGORIES,
+    TICKETS,
+    Record,
+    Sale,
+    World,
+    parse_minor_text,
+    parse_z,
+    vat_from_gross,
 )
-
 
 # --------------------------------------------------------------------------- consistent orders
 
@@ -54,7 +62,7 @@ def _plans(w: World, orders: int, refund_share: float, booking_share: float) -> 
 
     vipps = [p for p in plans if p.kind == "vipps"]
     # IDs-as-text: a leading zero, a value above int64, and a plain 19-digit number.
-    for p, numeric in zip(vipps, ("zero", "big", "plain")):
+    for p, numeric in zip(vipps, ("zero", "big", "plain"), strict=False):
         p.numeric = numeric
     for p in rng.sample(vipps, k=min(len(vipps), round(orders * booking_share))):
         p.booking = True
@@ -78,7 +86,7 @@ def _plans(w: World, orders: int, refund_share: float, booking_share: float) -> 
     chosen = rng.sample(refundable, k=min(len(refundable), round(len(plans) * refund_share)))
     signs = [(-1) ** j for j in range(len(chosen))]  # an even mix of both signs
     rng.shuffle(signs)
-    for j, (p, sign) in enumerate(zip(chosen, signs)):
+    for j, (p, sign) in enumerate(zip(chosen, signs, strict=False)):
         p.refund = "partial" if j % 5 in (1, 3) else "full"
         p.sign = sign
     return sorted(plans, key=lambda p: p.when)
@@ -104,13 +112,13 @@ def _vipps_sale(w: World, p: _Plan) -> Sale:
         else:
             parts = [gross]
         vat_known = rng.random() < 0.6  # the merchant's category, VAT "when available"
-        for t, part in zip(times, parts):
+        for t, part in zip(times, parts, strict=False):
             sale.captures.append(w.vipps_entry(
                 p.ledger, sale.order_id, t, p.solution, gross=part, sales_category=category,
                 vat=vat_from_gross(part, rate) if vat_known else None))
     else:
         groups = _capture_groups(w, p)
-        for t, lines in zip(times, groups):
+        for t, lines in zip(times, groups, strict=False):
             sale.captures.append(w.vipps_entry(p.ledger, sale.order_id, t, p.solution, lines=lines))
             sale.lines += lines
 
@@ -120,7 +128,7 @@ def _vipps_sale(w: World, p: _Plan) -> Sale:
         txns.append(w.txn(total, p.when - timedelta(seconds=rng.randrange(60, 400)),
                           status="CANCELLED", external=w.psp()))
     remaining = total
-    for cap, t in zip(sale.captures, times):
+    for cap, t in zip(sale.captures, times, strict=False):
         remaining -= cap["amounts"]["gross"]
         sale.txns.append(w.txn(cap["amounts"]["gross"], t + timedelta(seconds=rng.randrange(5, 240)),
                                external=cap["pspReference"], to_capture=remaining))

@@ -12,7 +12,6 @@ from typing import overload
 
 from recon.sandbox.generate.world import GENERAL, Record, local_midnight, vat_from_gross
 
-
 # --------------------------------------------------------------------------- lazy ledger
 
 _M64 = (1 << 64) - 1

@@ -13,10 +13,20 @@ from typing import Any
 from recon.sandbox.dataset import Dataset
 from recon.sandbox.generate.consistent import build_world
 from recon.sandbox.generate.world import (
-    GENERAL, PRODUCTS, SAMPLE_ORDERS, SAMPLE_SEED, VAT_RATES, Product, Record, Sale, World, fmt_minor, parse_z,
-    vat_from_gross, zulu,
+    GENERAL,
+    PRODUCTS,
+    SAMPLE_ORDERS,
+    SAMPLE_SEED,
+    VAT_RATES,
+    Product,
+    Record,
+    Sale,
+    World,
+    fmt_minor,
+    parse_z,
+    vat_from_gross,
+    zulu,
 )
-
 
 # --------------------------------------------------------------------------- planted sample
 

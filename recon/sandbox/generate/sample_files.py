@@ -14,7 +14,6 @@ from recon.sandbox.dataset import Dataset
 from recon.sandbox.generate.planted import planted_sample
 from recon.sandbox.generate.world import SAMPLE_SEED
 
-
 # --------------------------------------------------------------------------- sample files
 
 

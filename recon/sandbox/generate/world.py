@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from recon.sandbox.dataset import Dataset, Ledger
 
-
 VAT_RATES: tuple[int, ...] = (2500, 1500, 1200)  # Norwegian VAT in basis points
 OSLO = ZoneInfo("Europe/Oslo")
 ORGANISATION_ID = 1  # the selling organisation in Entur
@@ -297,11 +296,13 @@ class World:
                   for l in (lines or [])]
         cls = capture["classification"]
         vat = None
+        if not signed:
+            assert gross is not None, "a refund without lines names its gross"
         if not signed and capture["amounts"]["vat"] is not None:
-            vat = vat_from_gross(sign * gross, dict(SALES_CATEGORIES)[cls["salesCategory"]])
+            vat = vat_from_gross(sign * (gross or 0), dict(SALES_CATEGORIES)[cls["salesCategory"]])
         entry = self.vipps_entry(ledger, capture["reference"], when, cls["solution"],
                                  entry_type="refund", lines=signed,
-                                 gross=None if signed else sign * gross,
+                                 gross=None if signed else sign * (gross or 0),
                                  sales_category=cls["salesCategory"], vat=vat,
                                  payment_type=capture["paymentType"])
         return entry
@@ -358,7 +359,7 @@ class World:
         """Set `updatedAt` when something happened after the record was created."""
         later = [s for s in stamps if s > record["createdAt"]]
         if later:
-            record["updatedAt"] = max(later + [record.get("updatedAt", "")])
+            record["updatedAt"] = max([*later, record.get("updatedAt", "")])
 
     def credit_txn(self, paid: Record | None, amount: int, when: datetime | None, *,
                    external: str | None, method: str = "VIPPS", status: str = "CREDITED",
