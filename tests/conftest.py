@@ -50,8 +50,9 @@ def make_setup(tmp_path, creds, key_pair, monkeypatch):
     """Start a sandbox over a dataset and write a matching config; stops the sandbox afterwards."""
     started: list[Sandbox] = []
 
-    def make(dataset, *, faults: str | None = None, extra: str = "", lake: Path | None = None) -> Setup:
-        sandbox = Sandbox(dataset, faults=faults, credentials=creds, slow_seconds=3.0).start()
+    def make(dataset, *, faults: str | None = None, extra: str = "", lake: Path | None = None,
+             **sandbox_options) -> Setup:
+        sandbox = Sandbox(dataset, faults=faults, credentials=creds, slow_seconds=3.0, **sandbox_options).start()
         started.append(sandbox)
         env = secret_env(creds, key_pair[0])
         for k, v in env.items():

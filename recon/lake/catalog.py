@@ -38,7 +38,7 @@ def _empty(schema) -> str:  # type: ignore[no-untyped-def]
 
 def view_statements(lake: Lake) -> list[str]:
     """CREATE VIEW statements for every landed table, its deduplicated view and quarantine."""
-    stmts: list[str] = []
+    stmts: list[str] = [sql_text("macro_landing_seq.sql")]
     for name, spec in TABLES.items():
         if lake.table_files(name):
             raw = sql_text("raw.sql").format(
@@ -93,6 +93,8 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     # Cron mails and piped output must not fill with progress bars.
     con.execute("SET enable_progress_bar = false")
+    # UTC inside, whatever the machine's zone: the same query gives the same answer everywhere.
+    con.execute("SET TimeZone = 'UTC'")
     for stmt in view_statements(lake):
         con.execute(stmt)
     return con

@@ -1,4 +1,9 @@
-"""Ad-hoc SQL over the catalog, formatted as a table, CSV or JSON."""
+"""Ad-hoc SQL over the catalog: formatted for `recon query`, or as pandas DataFrames for Python.
+
+``recon.open(lake).table("recon_mismatches")`` is the Python way in: every landed and result
+table by name, as a DataFrame whose money columns stay integers (nullable ``Int64``, minor units:
+never floats) and whose timestamps are UTC.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,14 @@ import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 
+from recon.config import load_config
 from recon.errors import ReconError
 from recon.lake.catalog import connect
 from recon.lake.store import Lake
@@ -18,6 +27,49 @@ from recon.lake.store import Lake
 
 class QueryError(ReconError):
     exit_code = 2
+
+
+# Arrow's default would turn an integer column with a NULL into float64: money must stay exact.
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+class LakeReader:
+    """The lake's tables by name, as DataFrames. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, where: str | Path) -> None:
+        path = Path(where)
+        # A recon.toml names its lake; anything else is the lake folder itself.
+        root = load_config(path).lake if path.suffix == ".toml" else path
+        if not (root / "_state").is_dir() and not (root / "raw").is_dir():
+            raise QueryError(f"{root} is not a recon lake (no raw/ or _state/ inside)")
+        self.lake = Lake(root)
+        self._con = connect(self.lake)
+
+    def tables(self) -> list[str]:
+        """Every table and view a query may name."""
+        return sorted(r[0] for r in self._con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall())
+
+    def sql(self, query: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        try:
+            table = self._con.sql(query, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+        return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in self.tables():
+            raise QueryError(f"no table {name!r} in {self.lake.root}; there are: {', '.join(self.tables())}")
+        return self.sql(f'SELECT * FROM "{name}"')
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> LakeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -28,6 +28,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Literal
 
+import openpyxl
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, Reference
@@ -35,6 +36,26 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from recon.config import EXCEL_MAX_ROWS, MIN_SHEET_ROWS
+
+# The private parts of openpyxl this writer relies on (see pyproject.toml's pin): a cell's raw
+# ``_value`` and ``_style``, and a write-only sheet's ``_values_to_row``. A release without them
+# must fail here, loudly, not write wrong workbooks.
+OPENPYXL_PRIVATE = ("Cell._value", "Cell._style", "WriteOnlyWorksheet._values_to_row")
+
+
+def check_openpyxl() -> None:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+    owners = {"Cell": Cell, "WriteOnlyWorksheet": WriteOnlyWorksheet}
+    missing = [name for name in OPENPYXL_PRIVATE
+               if not any(name.split(".")[1] in k.__dict__ or name.split(".")[1] in getattr(k, "__slots__", ())
+                          for k in owners[name.split(".")[0]].__mro__)]
+    if missing:
+        raise ImportError(f"this openpyxl ({openpyxl.__version__}) lacks {', '.join(missing)}: "
+                          "install the version pyproject.toml pins")
+
+
+check_openpyxl()
 
 EXCEL_MAX_CELL = 32_767
 MIN_ROWS = MIN_SHEET_ROWS

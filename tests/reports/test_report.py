@@ -478,3 +478,12 @@ def test_report_settings_defaults(tmp_path):
     assert (settings.include_matched, settings.max_rows_per_sheet, settings.out_dir) == (False, 1_048_576, "reports")
     absolute = embedded_config(tmp_path / "b", report=f'[report]\nout_dir = "{tmp_path / "out"}"')
     assert default_path(absolute, FROM, TO) == tmp_path / "out" / "recon_2026-10-24_2026-10-26.xlsx"
+
+
+def test_the_openpyxl_private_parts_the_writer_uses_are_checked(monkeypatch):
+    import recon.reports.excel as excel
+
+    excel.check_openpyxl()  # the pinned openpyxl has them all
+    monkeypatch.setattr(excel, "OPENPYXL_PRIVATE", (*excel.OPENPYXL_PRIVATE, "Cell._gone"))
+    with pytest.raises(ImportError, match="lacks Cell._gone"):
+        excel.check_openpyxl()

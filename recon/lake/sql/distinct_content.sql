@@ -1,7 +1,6 @@
--- Immutable records: one row per natural key and content; a record landed twice shows once.
+-- Immutable records: one row per natural key and content; a record landed twice shows once (its
+-- first landed copy, landing_seq).
 SELECT * EXCLUDE (_rn) FROM (
-    SELECT *, row_number() OVER (
-        PARTITION BY {key}
-        ORDER BY _landed_at, CAST(split_part(_row_id, ':', 2) AS BIGINT)) AS _rn
+    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY landing_seq(_landed_at, _row_id)) AS _rn
     FROM raw_{table})
 WHERE _rn = 1

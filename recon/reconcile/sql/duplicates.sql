@@ -1,15 +1,15 @@
--- DUPLICATE: one order's money recorded twice. On one side, for one order, two or more captures
+-- DUPLICATE (its rows are written by mismatches.sql): one order's money recorded twice. On one side, for one order, two or more captures
 -- (or Entur payment transactions) with different ids and the same amount, where the other side
 -- holds fewer (but at least one) of that amount and the order's sums differ by exactly the
 -- surplus. One row per surplus entry: those key 1 left unmatched first, then the latest.
 WITH v AS (
-    SELECT order_key, vipps_id AS id, amount, time AS at,
-           vipps_id IN (SELECT vipps_id FROM key1) AS paired
-    FROM vipps_side WHERE kind = 'capture' AND order_key IS NOT NULL
+    SELECT s.order_key, s.vipps_id AS id, s.amount, s.time AS at, k.vipps_id IS NOT NULL AS paired
+    FROM vipps_side AS s LEFT JOIN key1 AS k USING (vipps_id)
+    WHERE s.kind = 'capture' AND s.order_key IS NOT NULL
 ), e AS (
-    SELECT order_key, entur_id AS id, amount, created_at AS at,
-           entur_id IN (SELECT entur_id FROM key1) AS paired
-    FROM entur_side WHERE kind = 'capture' AND order_key IS NOT NULL
+    SELECT s.order_key, s.entur_id AS id, s.amount, s.created_at AS at, k.entur_id IS NOT NULL AS paired
+    FROM entur_side AS s LEFT JOIN key1 AS k USING (entur_id)
+    WHERE s.kind = 'capture' AND s.order_key IS NOT NULL
 ), sides AS (
     SELECT 'vipps' AS side, * FROM v UNION ALL SELECT 'entur', * FROM e
 ), sums AS (

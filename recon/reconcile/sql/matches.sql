@@ -1,5 +1,6 @@
 -- Every matched unit (a key 1 pair, or a key 2 order group) with both sides' ids, amounts,
--- currencies and business dates, and its outcome: MATCHED, or the one mismatch code it earns.
+-- currencies and business dates, and its outcome: MATCHED, or the one mismatch code it earns:
+-- CURRENCY_MISMATCH, AMOUNT_MISMATCH or TIMING_DIFFERENCE (in this order; see `outcome`).
 WITH pairs AS (
     SELECT k.kind, 1 AS match_key, v.order_key,
            v.ledger_id, v.reference, v.psp_reference, e.order_id,

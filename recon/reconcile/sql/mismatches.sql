@@ -1,6 +1,7 @@
 -- One row per exception of the period, with both sides' ids, amounts (minor units), difference,
 -- currency, dates, ledger and a human explanation. A row belongs to the period of its earliest
--- business date, so no exception is reported by two periods.
+-- business date, so no exception is reported by two periods. Each branch below is named by the
+-- code(s) it writes; the branches are combined BY NAME, so a column a branch does not name is NULL.
 WITH vipps_orders AS (
     SELECT strip_ref(reference, $prefix, $suffix) AS order_key, min(ledger_id) AS ledger_id,
            min(reference) AS reference
@@ -8,25 +9,29 @@ WITH vipps_orders AS (
 ), entur_orders AS (
     SELECT DISTINCT order_id FROM raw_entur_payments WHERE order_id IS NOT NULL
     UNION SELECT order_id FROM raw_entur_credits WHERE order_id IS NOT NULL
+), matched_vipps AS (
+    SELECT vipps_id FROM key1
+    UNION ALL SELECT vipps_id FROM key2 WHERE vipps_id IS NOT NULL
+    UNION ALL SELECT id FROM duplicates WHERE side = 'vipps'
+), matched_entur AS (
+    SELECT entur_id FROM key1
+    UNION ALL SELECT entur_id FROM key2 WHERE entur_id IS NOT NULL
+    UNION ALL SELECT id FROM duplicates WHERE side = 'entur'
 ), unmatched_vipps AS (
-    SELECT v.* FROM vipps_side AS v
-    WHERE v.vipps_id NOT IN (SELECT vipps_id FROM key1)
-      AND v.vipps_id NOT IN (SELECT vipps_id FROM key2 WHERE vipps_id IS NOT NULL)
-      AND v.vipps_id NOT IN (SELECT id FROM duplicates WHERE side = 'vipps')
+    SELECT v.* FROM vipps_side AS v ANTI JOIN matched_vipps AS m ON m.vipps_id = v.vipps_id
 ), unmatched_entur AS (
-    SELECT e.* FROM entur_side AS e
-    WHERE e.entur_id NOT IN (SELECT entur_id FROM key1)
-      AND e.entur_id NOT IN (SELECT entur_id FROM key2 WHERE entur_id IS NOT NULL)
-      AND e.entur_id NOT IN (SELECT id FROM duplicates WHERE side = 'entur')
+    SELECT e.* FROM entur_side AS e ANTI JOIN matched_entur AS m ON m.entur_id = e.entur_id
 ), rows AS (
+    -- CURRENCY_MISMATCH, AMOUNT_MISMATCH, TIMING_DIFFERENCE: matched units whose outcome
+    -- (matches.sql) is not MATCHED.
     SELECT outcome AS code, kind, ledger_id, reference, psp_reference, order_id, payment_id, credit_id,
-           entur_transaction_id, NULL::VARCHAR AS booking_id, NULL::BIGINT AS booking_amount, vipps_amount, entur_amount, difference,
-           coalesce(vipps_currency, entur_currency) AS currency, entur_currency, vipps_date, entur_date,
-           row_date,
+           entur_transaction_id, vipps_amount, entur_amount, difference,
+           coalesce(vipps_currency, entur_currency) AS currency, entur_currency, vipps_date, entur_date, row_date,
            CASE outcome
                WHEN 'CURRENCY_MISMATCH' THEN 'Vipps ' || kind || ' in ' || vipps_currency || ' matched (key '
                     || match_key || ') an Entur transaction in ' || entur_currency || '; amounts not compared'
-               WHEN 'AMOUNT_MISMATCH' THEN 'Vipps ' || kind || (CASE WHEN match_key = 2 THEN 's of order ' || order_key || ' sum to ' ELSE ' ' END)
+               WHEN 'AMOUNT_MISMATCH' THEN 'Vipps ' || kind
+                    || (CASE WHEN match_key = 2 THEN 's of order ' || order_key || ' sum to ' ELSE ' ' END)
                     || money(vipps_amount, vipps_currency) || ' but Entur '
                     || (CASE WHEN match_key = 2 THEN 'has ' ELSE 'transaction ' || entur_transaction_id || ' has ' END)
                     || money(entur_amount, entur_currency) || ' (matched by '
@@ -37,54 +42,62 @@ WITH vipps_orders AS (
            END AS explanation
     FROM matches WHERE outcome <> 'MATCHED'
 
-    UNION ALL
-    SELECT 'DUPLICATE', v.kind, v.ledger_id, v.reference, v.psp_reference,
-           (SELECT order_id FROM entur_orders WHERE order_id = v.order_key), NULL, NULL, NULL, NULL, NULL,
-           v.amount, NULL, v.amount, v.currency, NULL, v.vipps_date, NULL, v.vipps_date,
+    UNION ALL BY NAME
+    -- DUPLICATE, Vipps side: the surplus captures duplicates.sql picked.
+    SELECT 'DUPLICATE' AS code, v.kind, v.ledger_id, v.reference, v.psp_reference, o.order_id,
+           v.amount AS vipps_amount, v.amount AS difference, v.currency, v.vipps_date, v.vipps_date AS row_date,
            'order ' || v.order_key || ' was captured again in Vipps for ' || money(v.amount, v.currency)
            || ' (pspReference ' || coalesce(v.psp_reference, '-') || '); Entur holds fewer captures of that amount'
+           AS explanation
     FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.id = v.vipps_id
+    LEFT JOIN entur_orders AS o ON o.order_id = v.order_key
 
-    UNION ALL
-    SELECT 'DUPLICATE', e.kind, o.ledger_id, o.reference, NULL, e.order_id, e.payment_id, NULL,
-           e.transaction_id, NULL, NULL, NULL, e.amount, -e.amount, e.currency, e.currency, NULL, e.entur_date,
-           e.entur_date,
+    UNION ALL BY NAME
+    -- DUPLICATE, Entur side.
+    SELECT 'DUPLICATE' AS code, e.kind, o.ledger_id, o.reference, e.order_id, e.payment_id,
+           e.transaction_id AS entur_transaction_id, e.amount AS entur_amount, -e.amount AS difference,
+           e.currency, e.currency AS entur_currency, e.entur_date, e.entur_date AS row_date,
            'order ' || e.order_id || ' was captured again in Entur for ' || money(e.amount, e.currency)
-           || ' (transaction ' || e.transaction_id || '); Vipps holds fewer captures of that amount'
+           || ' (transaction ' || e.transaction_id || '); Vipps holds fewer captures of that amount' AS explanation
     FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.id = e.entur_id
     LEFT JOIN vipps_orders AS o ON o.order_key = e.order_key
 
-    UNION ALL
-    SELECT CASE WHEN v.kind = 'capture' THEN 'MISSING_IN_ENTUR' ELSE 'REFUND_WITHOUT_CREDIT' END,
-           v.kind, v.ledger_id, v.reference, v.psp_reference,
-           (SELECT order_id FROM entur_orders WHERE order_id = v.order_key), NULL, NULL, NULL, NULL, NULL,
-           v.amount, NULL, v.amount, v.currency, NULL, v.vipps_date, NULL, v.vipps_date,
+    UNION ALL BY NAME
+    -- MISSING_IN_ENTUR (a capture), REFUND_WITHOUT_CREDIT (a refund): Vipps left by both keys.
+    SELECT CASE WHEN v.kind = 'capture' THEN 'MISSING_IN_ENTUR' ELSE 'REFUND_WITHOUT_CREDIT' END AS code,
+           v.kind, v.ledger_id, v.reference, v.psp_reference, o.order_id,
+           v.amount AS vipps_amount, v.amount AS difference, v.currency, v.vipps_date, v.vipps_date AS row_date,
            'Vipps ' || v.kind || ' of ' || money(v.amount, v.currency) || ' (pspReference '
            || coalesce(v.psp_reference, '-') || ', reference ' || v.reference || ') matches no Entur '
            || (CASE WHEN v.kind = 'capture' THEN 'CAPTURED Vipps payment transaction' ELSE 'CREDITED Vipps credit' END)
-           || ' by pspReference or order'
-    FROM unmatched_vipps AS v
+           || ' by pspReference or order' AS explanation
+    FROM unmatched_vipps AS v LEFT JOIN entur_orders AS o ON o.order_id = v.order_key
 
-    UNION ALL
-    SELECT CASE WHEN e.kind = 'capture' THEN 'MISSING_IN_VIPPS' ELSE 'CREDIT_WITHOUT_REFUND' END,
-           e.kind, o.ledger_id, o.reference, NULL, e.order_id, e.payment_id, e.credit_id, e.transaction_id,
-           NULL, NULL, NULL, e.amount, -e.amount, e.currency, e.currency, NULL, e.entur_date, e.entur_date,
+    UNION ALL BY NAME
+    -- MISSING_IN_VIPPS (a payment transaction), CREDIT_WITHOUT_REFUND (a credit transaction):
+    -- Entur left by both keys.
+    SELECT CASE WHEN e.kind = 'capture' THEN 'MISSING_IN_VIPPS' ELSE 'CREDIT_WITHOUT_REFUND' END AS code,
+           e.kind, o.ledger_id, o.reference, e.order_id, e.payment_id, e.credit_id,
+           e.transaction_id AS entur_transaction_id, e.amount AS entur_amount, -e.amount AS difference,
+           e.currency, e.currency AS entur_currency, e.entur_date, e.entur_date AS row_date,
            'Entur ' || (CASE WHEN e.kind = 'capture' THEN 'Vipps payment transaction ' ELSE 'Vipps credit transaction ' END)
            || e.transaction_id || ' of ' || money(e.amount, e.currency) || ' (order ' || e.order_id
            || ', externalTransactionId ' || coalesce(e.external_transaction_id, '-') || ') matches no Vipps '
-           || e.kind || ' by pspReference or order'
+           || e.kind || ' by pspReference or order' AS explanation
     FROM unmatched_entur AS e LEFT JOIN vipps_orders AS o ON o.order_key = e.order_key
 
-    UNION ALL
-    SELECT 'VAT_MISMATCH', 'vat', ledger_id, reference, psp_reference, NULL, NULL, NULL, NULL, NULL, NULL,
-           entry_vat, lines_vat, entry_vat - lines_vat, currency, NULL, business_date, NULL, business_date,
-           explanation
+    UNION ALL BY NAME
+    -- VAT_MISMATCH: the entries vat_check.sql found.
+    SELECT 'VAT_MISMATCH' AS code, 'vat' AS kind, ledger_id, reference, psp_reference,
+           entry_vat AS vipps_amount, lines_vat AS entur_amount, entry_vat - lines_vat AS difference, currency,
+           business_date AS vipps_date, business_date AS row_date, explanation
     FROM vat_check
 
-    UNION ALL
-    SELECT code, 'booking', NULL, NULL, NULL, order_id, NULL, NULL, NULL, booking_id,
-           CASE WHEN code = 'BOOKING_NOT_PAID' THEN total_price ELSE refund_amount END, NULL, NULL, NULL,
-           currency, NULL, NULL, NULL, booking_date, explanation
+    UNION ALL BY NAME
+    -- BOOKING_NOT_PAID, BOOKING_REFUNDED_NOT_CREDITED: the bookings bookings.sql found.
+    SELECT code, 'booking' AS kind, order_id, booking_id,
+           CASE WHEN code = 'BOOKING_NOT_PAID' THEN total_price ELSE refund_amount END AS booking_amount,
+           currency, booking_date AS row_date, explanation
     FROM booking_check
 )
 SELECT code, explanation, kind, ledger_id, reference, psp_reference, order_id,

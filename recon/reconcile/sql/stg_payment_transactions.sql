@@ -5,4 +5,4 @@ SELECT payment_id, transaction_id, order_id, status, amount, captured_amount, cu
 FROM raw_entur_payment_transactions
 WHERE business_date BETWEEN $date_from - $window AND $date_to + $window
 QUALIFY row_number() OVER (PARTITION BY payment_id, transaction_id
-                           ORDER BY _landed_at DESC, CAST(split_part(_row_id, ':', 2) AS BIGINT) DESC) = 1
+                           ORDER BY landing_seq(_landed_at, _row_id) DESC) = 1

@@ -6,4 +6,4 @@ SELECT entry_key, ledger_id, entry_type, psp_reference, reference, currency, gro
 FROM raw_vipps_sales_entries
 WHERE business_date BETWEEN $date_from - $window AND $date_to + $window
 QUALIFY row_number() OVER (PARTITION BY entry_key, _hash
-                           ORDER BY _landed_at, CAST(split_part(_row_id, ':', 2) AS BIGINT)) = 1
+                           ORDER BY landing_seq(_landed_at, _row_id)) = 1

@@ -1,4 +1,4 @@
--- VAT_MISMATCH per Vipps entry of the period, naming its first faulty line: a line whose
+-- VAT_MISMATCH (its rows are written by mismatches.sql) per Vipps entry of the period, naming its first faulty line: a line whose
 -- vatAmount differs from the exact lineTotalGross × r / (1 + r) (r = vatRate / 10 000) by more
 -- than the per-line tolerance, compared in integers; or, where the entry has a VAT breakdown and
 -- every line has VAT, Σ lines.vatAmount ≠ amounts.vat. Missing rate or VAT is not a mismatch.

@@ -18,7 +18,7 @@ WITH lines AS (
 )
 SELECT r.business_date, r.currency, r.vat_rate_bp,
        rate_text(r.vat_rate_bp) AS vat_rate,
-       coalesce(r.vat_rate_bp IN (SELECT rate_bp FROM vat_rates WHERE vat_rates.currency = r.currency), false)
+       EXISTS (SELECT 1 FROM vat_rates AS k WHERE k.currency = r.currency AND k.rate_bp = r.vat_rate_bp)
            AS rate_known,
        r.sales_category,
        CAST(sum(r.gross) AS BIGINT) AS gross, CAST(sum(r.net) AS BIGINT) AS net,
