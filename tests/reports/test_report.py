@@ -485,5 +485,5 @@ def test_the_openpyxl_private_parts_the_writer_uses_are_checked(monkeypatch):
 
     excel.check_openpyxl()  # the pinned openpyxl has them all
     monkeypatch.setattr(excel, "OPENPYXL_PRIVATE", (*excel.OPENPYXL_PRIVATE, "Cell._gone"))
-    with pytest.raises(ImportError, match="lacks Cell._gone"):
+    with pytest.raises(ImportError, match=r"lacks Cell\._gone"):
         excel.check_openpyxl()
