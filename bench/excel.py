@@ -9,7 +9,7 @@ real one: ids, a long explanation, four amounts, three dates), then, in a fresh 
 * ``writer``: the writer alone (styles, exact money, text IDs, injection guard, row-limit
   splitting, save), fed the same rows from a Python generator: what openpyxl and recon's
   writer cost;
-* ``report``: the real path: recon/sql/report/mismatches.sql on DuckDB, page by page, through
+* ``report``: the real path: recon/reports/sql/mismatches.sql on DuckDB, page by page, through
   the same writer. Its RSS includes DuckDB, pyarrow and their buffers.
 
 Prints cells/s and the peak RSS of each run. Targets (issue 5): ≥ 40k cells/s with formatting,

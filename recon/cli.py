@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from recon import __version__
-from recon.errors import ConfigError, ReconError
+from recon.errors import ConfigError, MismatchesFound, ReconError
 
 EXIT_CODES = """\b\n\
 Exit codes:
@@ -295,7 +295,7 @@ def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, source
         failed = ", ".join(r.source for r in result.pull.failures())
         _fail(f"source failed: {failed}; nothing was reconciled (a rerun resumes where the data is safe)", 3)
     if fail_on_mismatch and result.mismatches:
-        _fail(f"{result.mismatches} exceptions found (--fail-on-mismatch)", 5)
+        raise MismatchesFound(f"{result.mismatches} exceptions found (--fail-on-mismatch)")
 
 
 def _print_run(result: Any, log_file: Path) -> None:
@@ -348,13 +348,16 @@ def status(config_path: Path | None, as_json: bool) -> None:
 @cli.command()
 @click.option("--port", type=int, default=8765, show_default=True, help="Loopback port (0 = any free port).")
 @click.option("--faults", default=None, help="Fault injection, e.g. '429:0.1,500:0.05,truncate@3,seed=7'.")
+@click.option("--quirks", default=None,
+              help="API habits the documents leave open, e.g. 'entur-per-page-limit=50,vipps-has-more=omit'.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Serve this folder (sample_data layout) instead of the shipped sample data.")
 @click.option("--generate", "generate_orders", type=int, default=None,
               help="Serve a generated consistent dataset with this many orders instead.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --generate.")
 @handle_errors
-def sandbox(port: int, faults: str | None, data_dir: Path | None, generate_orders: int | None, seed: int) -> None:
+def sandbox(port: int, faults: str | None, quirks: str | None, data_dir: Path | None, generate_orders: int | None,
+            seed: int) -> None:
     """Serve fake Vipps, Entur and Samtrafiken APIs on loopback until Ctrl-C.
 
     \b
@@ -373,9 +376,9 @@ def sandbox(port: int, faults: str | None, data_dir: Path | None, generate_order
     else:
         dataset = Dataset.load(data_dir or sample_data_dir())
     try:
-        server = Sandbox(dataset, port=port, faults=faults).start()
+        server = Sandbox(dataset, port=port, faults=faults, quirks=quirks).start()
     except ValueError as exc:
-        raise ConfigError(f"--faults: {exc}") from None
+        raise ConfigError(f"--faults/--quirks: {exc}") from None
     urls = server.urls()
     click.echo(f"sandbox serving on {server.url} (Ctrl-C to stop)")
     for key, value in urls.items():

@@ -84,6 +84,8 @@ class HttpSettings:
     backoff_base: float = 0.5  # seconds
     backoff_max: float = 30.0  # seconds
     max_retry_after: float = 300.0  # seconds
+    max_pages_per_listing: int = 100_000  # a feed or listing that goes on longer fails its source
+    max_empty_pages: int = 5  # empty pages in a row that still say "more" before a feed fails
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class EnturConfig:
     payments_path: str = "/sales/v1/payments"
     credits_path: str = "/sales/v1/credits"
     page_size: int = 100
-    page_base: int = 1
+    page_base: int | None = None  # None: detected on every listing
     payments_watermark_field: str = "updatedAt"
     credits_watermark_field: str = ""
     lookback_hours: float = 72.0
@@ -396,7 +398,9 @@ def _start(sec: Section) -> str | None:
 
 def _entur(sec: Section, sandbox: bool) -> EnturConfig:
     base = "http://sandbox" if sandbox else sec.url("base_url", "https://api.entur.io")
-    page_base = sec.number("page_base", 1, minimum=0, maximum=1, unit="the first page number (0 or 1)")
+    page_base: int | None = None
+    if sec.data.get("page_base", "auto") != "auto":
+        page_base = sec.number("page_base", 1, minimum=0, maximum=1, unit="the first page number (0 or 1)")
     return EnturConfig(
         base_url=base,
         token_url=base + "/oauth/token" if sandbox else sec.url("token_url", "https://partner.entur.org/oauth/token"),
@@ -494,6 +498,9 @@ def _http(sec: Section) -> HttpSettings:
         backoff_base=seconds("backoff_base", d.backoff_base),
         backoff_max=seconds("backoff_max", d.backoff_max),
         max_retry_after=seconds("max_retry_after", d.max_retry_after),
+        max_pages_per_listing=sec.number("max_pages_per_listing", d.max_pages_per_listing, minimum=1,
+                                         unit="pages"),
+        max_empty_pages=sec.number("max_empty_pages", d.max_empty_pages, minimum=1, unit="pages"),
     )
 
 

@@ -213,6 +213,8 @@ class ApiClient:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.auth = auth
+        # The bounds of every paging loop over this client (recon.ingest.paging reads them).
+        self.paging_limits = (session.settings.max_pages_per_listing, session.settings.max_empty_pages)
 
     @property
     def source(self) -> str:

@@ -1,15 +1,32 @@
-"""Paginators in the manner of dlt's rest_client: each knows one paging style and its loop guard."""
+"""Paginators in the manner of dlt's rest_client: each knows one paging style and its guards.
+
+The public API documents leave paging details open (Vipps: whether every page has ``hasMore``;
+Entur: whether pages count from 0 or 1, the largest ``perPage``). Where they are silent the
+paginators either read everything or fail the listing loudly, never end early in silence:
+
+* a cursor feed ends on ``hasMore: false``, ``tryLater: true``, an empty page without
+  ``hasMore``, or a cursor that comes back unchanged; every loop is bounded (pages per listing,
+  empty pages in a row), and a bound that is hit fails the source with one line;
+* a page-numbered listing detects the page base, shrinks a ``perPage`` the server refuses, and
+  proves it read everything: the distinct records read must equal the ``totalItems`` the server
+  gave (on the first page, or on the last when the set grew while it was read).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from recon.errors import FatalSourceError
+from recon.errors import FatalSourceError, HttpStatusError
+
+# Bounds of every paging loop (http.max_pages_per_listing / http.max_empty_pages overrides them).
+MAX_PAGES = 100_000
+MAX_EMPTY_PAGES = 5
 
 
 class Getter(Protocol):
@@ -18,11 +35,17 @@ class Getter(Protocol):
     def get(self, path: str, params: Any = None) -> Any: ...
 
 
+def _limits(api: Getter, max_pages: int | None, max_empty_pages: int | None) -> tuple[int, int]:
+    """Explicit bounds, else the client's (``ApiClient.paging_limits``, from [http]), else the defaults."""
+    pages, empty = getattr(api, "paging_limits", (MAX_PAGES, MAX_EMPTY_PAGES))
+    return max_pages or pages, max_empty_pages or empty
+
+
 @dataclass
 class CursorPage:
     items: list[Any]
     cursor: str | None  # where to resume after this page
-    has_more: bool
+    has_more: bool  # False: this page ends the feed (for now)
 
 
 @dataclass
@@ -46,12 +69,15 @@ def cursor_pages(
     items_key: str = "items",
     cursor_key: str = "cursor",
     has_more_key: str = "hasMore",
+    max_pages: int | None = None,
+    max_empty_pages: int | None = None,
 ) -> Iterator[CursorPage]:
-    """Follow an opaque cursor until ``hasMore`` is false.
+    """Follow an opaque cursor to the end of the feed (see the module docstring for "end").
 
-    A cursor that comes back a second time would loop forever: the pull stops with an error and
-    the stored cursor stays where the data is safe.
+    A cursor that comes back after other cursors would loop forever: the pull stops with an
+    error and the stored cursor stays where the data is safe.
     """
+    max_pages, max_empty_pages = _limits(api, max_pages, max_empty_pages)
     seen: set[str] = set()
     if cursor:
         seen.add(cursor)
@@ -66,11 +92,21 @@ def cursor_pages(
     # parsing instead of adding to it. Only reading runs ahead; nothing is committed early.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api.source}-prefetch")
     ahead: Future[Any] | None = None
+    pages = empty_in_a_row = 0
     try:
         while True:
             body = ahead.result() if ahead is not None else fetch(cursor)
             ahead = None
-            page = _cursor_page(api, path, body, items_key, cursor_key, has_more_key, seen, cursor)
+            page = _cursor_page(api.source, path, body, items_key, cursor_key, has_more_key, seen, cursor)
+            pages += 1
+            empty_in_a_row = 0 if page.items else empty_in_a_row + 1
+            if page.has_more:
+                if pages >= max_pages:
+                    raise FatalSourceError(api.source, f"GET {path}: read {pages} pages without reaching the end "
+                                           f"of the feed (http.max_pages_per_listing); stopping")
+                if empty_in_a_row >= max_empty_pages:
+                    raise FatalSourceError(api.source, f"GET {path}: {empty_in_a_row} empty pages in a row that "
+                                           f"say {has_more_key}: true (http.max_empty_pages); stopping")
             cursor = page.cursor
             if page.has_more:
                 ahead = pool.submit(fetch, cursor)
@@ -83,34 +119,94 @@ def cursor_pages(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _cursor_page(api: Getter, path: str, body: Any, items_key: str, cursor_key: str, has_more_key: str,
+def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: str, has_more_key: str,
                  seen: set[str], cursor: str | None) -> CursorPage:
     if not isinstance(body, dict):
-        raise _shape_error(api.source, path, "not a JSON object")
+        raise _shape_error(source, path, "not a JSON object")
     items = body.get(items_key)
     if items is None:
         items = []
     if not isinstance(items, list):
-        raise _shape_error(api.source, path, f"{items_key!r} is not a list")
+        raise _shape_error(source, path, f"{items_key!r} is not a list")
     has_more = body.get(has_more_key)
-    if not isinstance(has_more, bool):
-        raise _shape_error(api.source, path, f"{has_more_key!r} is not true/false")
+    if has_more is not None and not isinstance(has_more, bool):
+        raise _shape_error(source, path, f"{has_more_key!r} is not true/false")
+    try_later = body.get("tryLater")
+    if try_later is not None and not isinstance(try_later, bool):
+        raise _shape_error(source, path, "'tryLater' is not true/false")
     nxt = body.get(cursor_key)
     if nxt is not None and not isinstance(nxt, str):
-        raise _shape_error(api.source, path, f"{cursor_key!r} is not a string")
+        raise _shape_error(source, path, f"{cursor_key!r} is not a string")
     if has_more and not nxt:
-        raise _shape_error(api.source, path, f"{has_more_key} is true but there is no {cursor_key}")
-    if has_more and nxt in seen:
-        raise FatalSourceError(api.source, f"GET {path}: cursor {nxt!r} repeated; stopping to avoid a loop")
-    if has_more:
-        seen.add(nxt)  # type: ignore[arg-type]
+        raise _shape_error(source, path, f"{has_more_key} is true but there is no {cursor_key}")
+    unchanged = not nxt or nxt == cursor
+    if try_later or has_more is False:
+        more = False
+    elif has_more is None:
+        # The Report API's feeds and (per Vipps's own guide) most Sales API pages carry no hasMore:
+        # a page is a page, and the feed ends on an empty page or a cursor that does not move.
+        more = bool(items) and not unchanged
+    elif unchanged:
+        raise FatalSourceError(source, f"GET {path}: {has_more_key} is true but the cursor did not move; "
+                                       "stopping to avoid a loop")
+    else:
+        more = True
+    if more and nxt in seen:
+        raise FatalSourceError(source, f"GET {path}: cursor {nxt!r} repeated; stopping to avoid a loop")
+    if more and nxt:
+        seen.add(nxt)
     # At the end some servers send no cursor: keep resuming from the last one we had.
-    return CursorPage(items, nxt or cursor, has_more)
+    return CursorPage(items, nxt or cursor, more)
 
 
 def _fingerprint(items: list[Any]) -> str:
     blob = json.dumps(items, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     return hashlib.sha256(blob).hexdigest()
+
+
+# A 400 whose problem names the page size: the server has a perPage limit the documents omit.
+_PAGE_SIZE_WORDS = re.compile(r"per.?page|page.?size|limit", re.IGNORECASE)
+def smaller_page_size(exc: HttpStatusError, per_page: int) -> int | None:
+    """The page size to retry with after ``exc`` refused ``per_page``, or None if it was not that.
+
+    The limit the server names in its problem text is taken; failing that, half the size.
+    """
+    words = re.sub(r"^HTTP \d+:?", "", exc.summary)
+    if exc.status != 400 or per_page <= 1 or not _PAGE_SIZE_WORDS.search(words):
+        return None
+    limits = [int(n) for n in re.findall(r"\d+", words) if 1 <= int(n) < per_page]
+    return max(limits) if limits else per_page // 2
+
+
+class Completeness:
+    """Counts the distinct records of one page-numbered listing against its ``totalItems``."""
+
+    def __init__(self, source: str, path: str, key: Callable[[Any], Any]) -> None:
+        self.source, self.path, self.key = source, path, key
+        self.seen: set[Any] = set()
+        self.first_total: int | None = None
+        self.last_total: int | None = None
+
+    def add(self, body: dict[str, Any], items: list[Any]) -> None:
+        total = body.get("totalItems")
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise _shape_error(self.source, self.path, "'totalItems' is not a non-negative integer, so recon "
+                                                       "cannot prove it read every record")
+        if self.first_total is None:
+            self.first_total = total
+        self.last_total = total
+        for item in items:
+            found = self.key(item)
+            self.seen.add(found if found is not None else _fingerprint([item]))
+
+    def check(self) -> None:
+        read = len(self.seen)
+        if read not in (self.first_total, self.last_total):
+            said = (f"totalItems={self.first_total}" if self.first_total == self.last_total
+                    else f"totalItems={self.first_total} on the first page and {self.last_total} on the last")
+            raise FatalSourceError(self.source, f"GET {self.path}: read {read} distinct records but the server "
+                                   f"said {said}; the listing is incomplete (page base, totalPages or records "
+                                   f"moving between pages), so its watermark stays where it was")
 
 
 def numbered_pages(
@@ -119,35 +215,98 @@ def numbered_pages(
     params: list[tuple[str, Any]],
     *,
     per_page: int,
-    page_base: int = 1,
+    page_base: int | None = None,
+    key: Callable[[Any], Any] = lambda item: None,
+    max_pages: int | None = None,
 ) -> Iterator[NumberedPage]:
-    """``page``/``perPage`` until ``totalPages``.
+    """``page``/``perPage`` until ``totalPages``, then prove the listing complete.
 
-    ``totalPages`` is re-read on every page because the set can grow while we read it; a page
-    identical to the previous one means the server ignores ``page`` and would loop forever.
+    ``page_base`` None detects it: page 0 is asked for first; a server counting from 1 refuses it,
+    answers it empty, or answers it as page 1. ``totalPages`` is re-read on every page because the
+    set can grow while it is read; a page identical to the previous one means the server ignores
+    ``page``. ``key`` gives a record's identity for the completeness count.
     """
-    number = page_base
-    previous: str | None = None
-    while True:
-        body = api.get(path, [*params, ("page", number), ("perPage", per_page)])
+    max_pages = _limits(api, max_pages, None)[0]
+    complete = Completeness(api.source, path, key)
+
+    def fetch(number: int, size: int) -> dict[str, Any]:
+        body = api.get(path, [*params, ("page", number), ("perPage", size)])
         if not isinstance(body, dict):
             raise _shape_error(api.source, path, "not a JSON object")
-        items = body.get("items")
-        if items is None:
-            items = []
-        if not isinstance(items, list):
-            raise _shape_error(api.source, path, "'items' is not a list")
+        return body
+
+    def first(number: int) -> tuple[dict[str, Any], int]:
+        """The first page, retried with a smaller perPage while the server refuses the size."""
+        size = per_page
+        while True:
+            try:
+                return fetch(number, size), size
+            except HttpStatusError as exc:
+                smaller = smaller_page_size(exc, size)
+                if smaller is None:
+                    raise
+                size = smaller
+
+    if page_base is None:
+        page_base, body, size, probe = _detect_base(api, path, first, fetch)
+    else:
+        (body, size), probe = first(page_base), None
+    number, previous = page_base, None
+    limit: int | None = None
+    while True:
+        items = _items(api.source, path, body)
         total = body.get("totalPages")
         if isinstance(total, bool) or not isinstance(total, int) or total < 0:
             raise _shape_error(api.source, path, "'totalPages' is not a non-negative integer")
+        if limit is None:
+            limit = min(max_pages, 2 * total + 10)  # a totalPages that keeps growing stays bounded
         if items:
             mark = _fingerprint(items)
             if mark == previous:
                 raise FatalSourceError(api.source, f"GET {path}: page {number} repeats the previous page; "
                                        "stopping to avoid a loop")
             previous = mark
+        complete.add(body, items)
         yield NumberedPage(number, items, total)
-        last = page_base + total - 1
-        if number >= last or not items:
-            return
+        if number >= page_base + total - 1 or not items:
+            break
+        if number - page_base + 1 >= limit:
+            raise FatalSourceError(api.source, f"GET {path}: read {limit} pages and totalPages keeps growing; "
+                                   "stopping")
         number += 1
+        body = probe if probe is not None and number == page_base + 1 else fetch(number, size)
+        probe = None
+    complete.check()
+
+
+def _items(source: str, path: str, body: dict[str, Any]) -> list[Any]:
+    items = body.get("items")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise _shape_error(source, path, "'items' is not a list")
+    return items
+
+
+def _detect_base(api: Getter, path: str, first: Callable[[int], tuple[dict[str, Any], int]],
+                 fetch: Callable[[int, int], dict[str, Any]]) -> tuple[int, dict[str, Any], int, dict[str, Any] | None]:
+    """(page base, its first page, the page size, page 1 if already fetched as the second page)."""
+    try:
+        zero, size = first(0)
+    except HttpStatusError as exc:
+        if exc.status in (400, 404, 422):
+            one, size = first(1)  # "page must be >= 1": counted from 1
+            return 1, one, size, None
+        raise
+    zero_items = _items(api.source, path, zero)
+    if not zero_items:
+        # Empty page 0: nothing to read (totalItems 0), or a server counting from 1 that answers
+        # page 0 with nothing. Page 1 tells which; the completeness check backs the guess.
+        one = fetch(1, size)
+        if _items(api.source, path, one) or zero.get("totalItems"):
+            return 1, one, size, None
+        return 0, zero, size, None
+    one = fetch(1, size)
+    if _fingerprint(_items(api.source, path, one)) == _fingerprint(zero_items):
+        return 1, one, size, None  # page 0 answered as page 1
+    return 0, zero, size, one

@@ -70,9 +70,10 @@ class Lake:
         self._remove_stale_tmp()
 
     def _remove_stale_tmp(self) -> None:
+        """Temporary files (and a catalog's write-ahead log) a killed run left anywhere in the lake."""
         cutoff = time.time() - _STALE_TMP_SECONDS
-        for base in (self.raw, self.quarantine_dir, self.state_dir):
-            for tmp in base.rglob(".*.tmp"):
+        for pattern in (".*.tmp", ".*.tmp.wal"):
+            for tmp in self.root.rglob(pattern):
                 try:
                     if tmp.stat().st_mtime < cutoff:
                         tmp.unlink()

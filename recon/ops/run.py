@@ -25,7 +25,7 @@ class RunResult:
     date_from: date
     date_to: date
     pull: PullResult
-    report: Any | None  # recon.report.ReportResult when the sources were all pulled
+    report: Any | None  # recon.reports.workbook.ReportResult when the sources were all pulled
 
     @property
     def mismatches(self) -> int:

@@ -1,4 +1,4 @@
-"""The table sheets of the workbook: each runs one query of recon/sql/report/ and streams its rows.
+"""The table sheets of the workbook: each runs one query of recon/reports/sql/ and streams its rows.
 
 Money arrives as BIGINT minor units and stays an integer until the writer turns it into exact
 major-unit text; DATE columns are business dates in the ledger's zone already; timestamps are

@@ -23,7 +23,8 @@ from recon.reports.excel import Block, Column, Percent, ReportWorkbook, SheetRes
 from recon.reports.sheets import fetch
 from recon.timeutil import zone
 
-# Every code of DESIGN.md, in its order, with one sentence for the reader of the workbook.
+# Every mismatch code recon produces (README, "Reconciliation"), in that order, with one sentence
+# for the reader of the workbook.
 CODES: dict[str, str] = {
     "MISSING_IN_ENTUR": "A Vipps capture matches no CAPTURED Entur Vipps payment transaction, "
                         "neither by pspReference nor by order.",
@@ -158,7 +159,7 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
         in_rate = "yes" if code in MATCHING_CODES else "no"
         for _, currency, n, amount in by_code.pop(code, [(code, None, 0, 0)]):
             code_rows.append([code, n, amount, currency, in_rate, explanation])
-    for code, rows in sorted(by_code.items()):  # a code DESIGN.md does not know: shown, never dropped
+    for code, rows in sorted(by_code.items()):  # a code not listed above: shown, never dropped
         for _, currency, n, amount in rows:
             code_rows.append([code, n, amount, currency, "no", "(not a documented code)"])
 

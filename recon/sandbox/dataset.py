@@ -1,6 +1,6 @@
 """What the sandbox serves: raw API records, exactly as the real APIs would send them.
 
-Records are plain JSON-able dicts in the APIs' own shapes (see ../shared/apis.md): Vipps
+Records are plain JSON-able dicts in the APIs' own shapes (see docs/apis.md): Vipps
 SalesEntry objects, Entur Payment and Credit objects (with their transactions), Samtrafiken
 booking events. They are deliberately *not* validated here: sample data carries malformed
 records on purpose so that quarantine can be tested.

@@ -1,6 +1,6 @@
 """Entur search semantics for the sandbox: filters ``field=op:value``, stable order, paging views.
 
-Rules (apis.md §3.2 plus the sandbox's documented choices):
+Rules (docs/apis.md §3.2 plus the sandbox's documented choices):
 
 * ``op`` is one of ``eq ne gt gte lt lte in nin``; a bare ``field=value`` means ``eq``; ``in`` and
   ``nin`` take comma-separated values; repeated parameters AND together.
@@ -77,7 +77,7 @@ CREDITS = Resource(
         "transactionId", "reimbursementMethod", "reimbursementTypeGroup", "status", "rrn",
         "settlementId", "totalCreditAmount",
     }),
-    # `transactionId` filters on the *credited payment* transaction (apis.md §3.2/§3.5).
+    # `transactionId` filters on the *credited payment* transaction (docs/apis.md §3.2/§3.5).
     tx_aliases={"transactionId": ("paymentTransactionId", "transactionId")},
 )
 

@@ -1,7 +1,7 @@
 """A fake of the three APIs (Vipps Sales, Entur Sales payments/credits, Samtrafiken Bookings),
 served over real HTTP on loopback for the demo, the tests and the benchmarks.
 
-It follows ../../shared/apis.md and adds no conveniences the real APIs lack: the product is also
+It follows docs/apis.md and adds no conveniences the real APIs lack: the product is also
 run against other, independent fakes. Records are served verbatim from a :class:`Dataset` (they
 may be malformed on purpose); the dataset's sequences may be lazy and may grow between requests,
 so they are only ever sliced or indexed, never copied whole.
@@ -52,10 +52,11 @@ from recon.sandbox.entur_query import (
 )
 from recon.sandbox.faults import KINDS, STATUS_KINDS, FaultPlan, parse_faults
 from recon.sandbox.keys import sandbox_public_key_pem
+from recon.sandbox.quirks import Quirks, parse_quirks
 
 __all__ = ["Sandbox", "SandboxCredentials"]
 
-VIPPS_TOKEN_TTL = 900  # apis.md §1.1
+VIPPS_TOKEN_TTL = 900  # docs/apis.md §1.1
 ENTUR_TOKEN_TTL = 86_400  # §3.1
 SAMTRAFIKEN_TOKEN_TTL = 300  # §4.2 (assumed)
 MAX_ASSERTION_LIFETIME = 300  # exp - iat, seconds
@@ -234,6 +235,7 @@ class Sandbox:
         slow_seconds: float = 3.0,
         entur_page_base: int = 1,
         entur_max_per_page: int = 1000,
+        quirks: str | Quirks | None = None,
     ) -> None:
         if entur_max_per_page < 1:
             raise ValueError("entur_max_per_page must be >= 1")
@@ -245,6 +247,7 @@ class Sandbox:
         self.slow_seconds = self.fault_spec.slow if self.fault_spec.slow is not None else slow_seconds
         self.entur_page_base = entur_page_base
         self.entur_max_per_page = entur_max_per_page
+        self.quirks = quirks if isinstance(quirks, Quirks) else parse_quirks(quirks)
 
         self.stats: dict[str, int] = dict.fromkeys(
             ["requests", "data_requests", "tokens_issued", "unauthorized", "token_refused",
@@ -494,7 +497,7 @@ class Sandbox:
 
     def _vipps_token(self, request: _Request) -> _Reply:
         creds = self.credentials
-        # Accounting-key flow: a subscription key is an error, not ignored (apis.md §1.1).
+        # Accounting-key flow: a subscription key is an error, not ignored (docs/apis.md §1.1).
         if "ocp-apim-subscription-key" in request.headers:
             raise self._oauth_error(401, "invalid_client",
                                     "Ocp-Apim-Subscription-Key must not be sent in this flow")
@@ -528,7 +531,7 @@ class Sandbox:
         if doc.get("audience") != creds.entur_audience:
             raise self._oauth_error(401, "access_denied", "audience is not enabled for this client")
         now = int(time.time())
-        # Entur's tokens are JWTs (apis.md §3.1); clients must still treat them as opaque.
+        # Entur's tokens are JWTs (docs/apis.md §3.1); clients must still treat them as opaque.
         token = jwt.encode(
             {"iss": self.url + "/entur/", "sub": creds.entur_client_id + "@clients",
              "aud": creds.entur_audience, "iat": now, "exp": now + ENTUR_TOKEN_TTL,
@@ -636,12 +639,13 @@ class Sandbox:
         page_size, start = self._vipps_page_args(request)
         entries = ledger.entries
         n = len(entries)
+        requested = start
         start = min(start, n)
         end = min(start + page_size, n)
         items = list(entries[start:end])  # a shallow slice: records are served as they are
         if request.repeat:
             items = _with_repeat(items, entries[start - 1] if start > 0 else None)
-        return _json(200, {"items": items, "cursor": _encode_position(end), "hasMore": end < n})
+        return self._vipps_page(items, requested, end, end < n)
 
     def _vipps_dates(self, request: _Request) -> _Reply:
         ledger = self._vipps_ledger(request)
@@ -670,7 +674,17 @@ class Sandbox:
         items, end, has_more = _scan(ledger.entries, start, page_size, on_day)
         if request.repeat:
             items = _with_repeat(items, _previous_match(ledger.entries, start, on_day))
-        return _json(200, {"items": items, "cursor": _encode_position(end), "hasMore": has_more})
+        return self._vipps_page(items, start, end, has_more)
+
+    def _vipps_page(self, items: list[Any], requested: int, end: int, has_more: bool) -> _Reply:
+        """A feed page, with the hasMore habit the quirks ask for."""
+        body: dict[str, Any] = {"items": items, "cursor": _encode_position(end), "hasMore": has_more}
+        if self.quirks.vipps_has_more == "omit":
+            del body["hasMore"]
+        elif self.quirks.vipps_has_more == "forever" and not has_more:
+            # Past the end: "more", nothing on the page, and a cursor that always moves on.
+            body.update(hasMore=True, cursor=_encode_position(max(end, requested) + 1))
+        return _json(200, body)
 
     def _vipps_lookup(self, request: _Request, field_name: str) -> _Reply:
         ledger = self._vipps_ledger(request)
@@ -681,7 +695,7 @@ class Sandbox:
         )
         if request.repeat:
             items = _with_repeat(items, None)
-        # Same envelope as the feed (apis.md §1.2 [I]); everything fits on one page.
+        # Same envelope as the feed (docs/apis.md §1.2 [I]); everything fits on one page.
         return _json(200, {"items": items, "cursor": _encode_position(end), "hasMore": False})
 
     def _vipps_reference(self, request: _Request) -> _Reply:
@@ -704,7 +718,9 @@ class Sandbox:
             raise self._refuse(request, 403, "Forbidden", "the ET-Client-Name header is required")
         base = self.entur_page_base
         page = self._int_arg(request, "page", base, low=base)
-        per_page = min(self._int_arg(request, "perPage", 20, low=1), self.entur_max_per_page)
+        limit = self.quirks.entur_per_page_limit
+        per_page = self._int_arg(request, "perPage", 20, low=1, high=limit)
+        per_page = min(per_page, self.entur_max_per_page)
         try:
             filters = parse_filters(request.query)
         except FilterError as exc:
@@ -717,10 +733,14 @@ class Sandbox:
         if request.repeat:
             previous = seq[view[offset - 1]] if 0 < offset <= total else None
             items = _with_repeat(items, previous)
-        return _json(200, {"items": items, "totalItems": total,
-                           "totalPages": -(-total // per_page)})
+        total_pages = -(-total // per_page)
+        if self.quirks.entur_total_pages == "low":
+            total_pages = min(total_pages, 1)
+        elif self.quirks.entur_total_pages == "growing":
+            total_pages += page - base + 1
+        return _json(200, {"items": items, "totalItems": total, "totalPages": total_pages})
 
-    # -- Samtrafiken Bookings API (assumed contract, apis.md §4.2) -------------------------------
+    # -- Samtrafiken Bookings API (assumed contract, docs/apis.md §4.2) -------------------------------
 
     def _samtrafiken_events(self, request: _Request) -> _Reply:
         self._require_bearer(request)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recon.errors import FatalSourceError
+from recon.errors import FatalSourceError, HttpStatusError
 from recon.ingest.paging import cursor_pages, numbered_pages
 
 
@@ -43,7 +43,7 @@ def test_a_repeated_cursor_stops_the_pull():
 
 def test_the_stored_cursor_coming_back_is_a_loop_too():
     api = Pages([{"items": [1], "cursor": "start", "hasMore": True}])
-    with pytest.raises(FatalSourceError, match="repeated"):
+    with pytest.raises(FatalSourceError, match="the cursor did not move"):
         list(cursor_pages(api, "/feed", {}, cursor="start"))
 
 
@@ -64,22 +64,128 @@ def test_numbered_pages_reread_total_pages_as_the_set_grows():
         {"items": [3, 4], "totalItems": 5, "totalPages": 3},
         {"items": [5], "totalItems": 5, "totalPages": 3},
     ])
+    for body in api.responses:
+        body.setdefault("totalItems", 5)
     pages = list(numbered_pages(api, "/p", [("x", "eq:1")], per_page=2, page_base=1))
     assert [p.number for p in pages] == [1, 2, 3]
     assert api.calls[0] == [("x", "eq:1"), ("page", 1), ("perPage", 2)]
 
 
 def test_numbered_pages_zero_based():
-    api = Pages([{"items": [1], "totalPages": 2}, {"items": [2], "totalPages": 2}])
+    api = Pages([{"items": [1], "totalItems": 2, "totalPages": 2}, {"items": [2], "totalItems": 2, "totalPages": 2}])
     assert [p.number for p in numbered_pages(api, "/p", [], per_page=1, page_base=0)] == [0, 1]
 
 
 def test_a_page_identical_to_the_previous_one_stops_the_pull():
-    api = Pages([{"items": [{"id": 1}], "totalPages": 5}, {"items": [{"id": 1}], "totalPages": 5}])
+    api = Pages([{"items": [{"id": 1}], "totalItems": 5, "totalPages": 5},
+                 {"items": [{"id": 1}], "totalItems": 5, "totalPages": 5}])
     with pytest.raises(FatalSourceError, match="repeats the previous page"):
-        list(numbered_pages(api, "/p", [], per_page=1))
+        list(numbered_pages(api, "/p", [], per_page=1, page_base=1))
 
 
 def test_an_empty_page_ends_the_listing_early():
-    api = Pages([{"items": [1], "totalPages": 9}, {"items": [], "totalPages": 9}])
-    assert len(list(numbered_pages(api, "/p", [], per_page=1))) == 2
+    api = Pages([{"items": [1], "totalItems": 1, "totalPages": 9}, {"items": [], "totalItems": 1, "totalPages": 9}])
+    assert len(list(numbered_pages(api, "/p", [], per_page=1, page_base=1))) == 2
+
+
+# --- feeds whose end the documents leave open ------------------------------------------------------
+
+def test_a_feed_without_has_more_ends_on_an_empty_page():
+    api = Pages([{"items": [1], "cursor": "a"}, {"items": [2], "cursor": "b"}, {"items": [], "cursor": "b"}])
+    pages = list(cursor_pages(api, "/feed", {}, cursor=None))
+    assert [p.items for p in pages] == [[1], [2], []]
+    assert [p.has_more for p in pages] == [True, True, False] and pages[-1].cursor == "b"
+
+
+def test_a_feed_without_has_more_ends_on_an_unchanged_cursor():
+    api = Pages([{"items": [1], "cursor": "a"}, {"items": [2], "cursor": "a"}])
+    pages = list(cursor_pages(api, "/feed", {}, cursor=None))
+    assert [p.items for p in pages] == [[1], [2]] and pages[-1].cursor == "a"
+
+
+def test_try_later_ends_the_feed_for_now():
+    api = Pages([{"items": [1], "cursor": "a"}, {"items": [], "cursor": "a", "tryLater": True}])
+    assert [p.has_more for p in cursor_pages(api, "/feed", {}, cursor=None)] == [True, False]
+
+
+def test_endless_empty_pages_that_say_more_fail_the_source():
+    api = Pages([{"items": [], "cursor": f"c{i}", "hasMore": True} for i in range(10)])
+    with pytest.raises(FatalSourceError, match="3 empty pages in a row"):
+        list(cursor_pages(api, "/feed", {}, cursor=None, max_empty_pages=3))
+    assert len(api.calls) <= 4  # the prefetch may have asked for one more
+
+
+def test_a_feed_longer_than_the_page_bound_fails_the_source():
+    api = Pages([{"items": [i], "cursor": f"c{i}", "hasMore": True} for i in range(10)])
+    with pytest.raises(FatalSourceError, match="read 4 pages without reaching the end"):
+        list(cursor_pages(api, "/feed", {}, cursor=None, max_pages=4))
+
+
+# --- page-numbered listings: page base, perPage limits, completeness --------------------------------
+
+class Numbered(Pages):
+    """A page-numbered server over ``records``: page base, page-size limit and totalPages habit."""
+
+    def __init__(self, records, *, base=1, limit=None, total_pages=None, page0=None):
+        super().__init__([])
+        self.records, self.base, self.limit, self.total_pages, self.page0 = records, base, limit, total_pages, page0
+
+    def get(self, path, params=None):
+        args = dict(params)
+        self.calls.append(args)
+        page, size = args["page"], args["perPage"]
+        if self.limit and size > self.limit:
+            raise HttpStatusError("test", "GET /p", 400, None, f"HTTP 400: perPage must be at most {self.limit}")
+        if page < self.base:
+            if self.page0 == "400":
+                raise HttpStatusError("test", "GET /p", 400, None, "HTTP 400: page must be >= 1")
+            page = self.base if self.page0 == "clamp" else page
+        start = (page - self.base) * size
+        items = self.records[start:start + size] if start >= 0 and page >= self.base else []
+        pages = -(-len(self.records) // size)
+        return {"items": items, "totalItems": len(self.records),
+                "totalPages": self.total_pages if self.total_pages is not None else pages}
+
+
+RECORDS = [{"id": i} for i in range(7)]
+
+
+@pytest.mark.parametrize("base, page0", [(0, None), (1, "400"), (1, "clamp"), (1, "empty")])
+def test_the_page_base_is_detected(base, page0):
+    api = Numbered(RECORDS, base=base, page0=page0)
+    pages = list(numbered_pages(api, "/p", [], per_page=3, key=lambda r: r["id"]))
+    assert [r for p in pages for r in p.items] == RECORDS
+    assert pages[0].number == base
+
+
+def test_a_wrong_page_base_fails_the_listing_with_both_numbers():
+    api = Numbered(RECORDS, base=0)
+    with pytest.raises(FatalSourceError, match="read 4 distinct records but the server said totalItems=7"):
+        list(numbered_pages(api, "/p", [], per_page=3, page_base=1, key=lambda r: r["id"]))
+
+
+def test_total_pages_reported_too_low_fails_the_listing():
+    api = Numbered(RECORDS, total_pages=1)
+    with pytest.raises(FatalSourceError, match="read 3 distinct records but the server said totalItems=7"):
+        list(numbered_pages(api, "/p", [], per_page=3, page_base=1, key=lambda r: r["id"]))
+
+
+def test_a_refused_per_page_is_retried_at_the_limit_the_server_names():
+    api = Numbered(RECORDS, limit=2)
+    pages = list(numbered_pages(api, "/p", [], per_page=100, page_base=1, key=lambda r: r["id"]))
+    assert [r for p in pages for r in p.items] == RECORDS
+    assert [c["perPage"] for c in api.calls] == [100, 2, 2, 2, 2]
+
+
+def test_a_total_pages_that_keeps_growing_stays_bounded():
+    class Growing(Numbered):
+        def get(self, path, params=None):
+            body = super().get(path, params)
+            page = dict(params)["page"]
+            body.update(items=[{"id": page}], totalItems=page + 1, totalPages=page + 1)
+            return body
+
+    api = Growing([])
+    with pytest.raises(FatalSourceError, match="totalPages keeps growing"):
+        list(numbered_pages(api, "/p", [], per_page=1, page_base=1, key=lambda r: r["id"]))
+    assert len(api.calls) == 14  # 2 × the first page's totalPages (2) + 10

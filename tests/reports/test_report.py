@@ -232,7 +232,7 @@ def test_summary_lists_every_code_and_ties_to_mismatches(sample):
     ws = wb["Summary"]
     codes = block(ws, "Exceptions by code")
     assert codes[0][:3] == ("Code", "Count", "Amount")
-    assert [r[0] for r in codes[1:]] == list(CODES)  # all 11, in DESIGN.md's order
+    assert [r[0] for r in codes[1:]] == list(CODES)  # all 11, in the README's order
     assert all(len(r[5]) > 30 for r in codes[1:])  # an explanation each
     header, data = table(wb["Mismatches"])
     per_code = Counter(r[0].value for r in data)

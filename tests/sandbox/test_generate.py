@@ -33,7 +33,7 @@ from recon.sandbox.generate import (
 
 OSLO = ZoneInfo("Europe/Oslo")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
-# Written out by hand from DESIGN.md's "Mismatch rules" table: the contract.
+# Written out by hand from the mismatch rules (README, "Reconciliation"): the contract.
 MISMATCH_CODES = {
     "MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRENCY_MISMATCH", "DUPLICATE",
     "REFUND_WITHOUT_CREDIT", "CREDIT_WITHOUT_REFUND", "VAT_MISMATCH", "BOOKING_NOT_PAID",

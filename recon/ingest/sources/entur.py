@@ -211,10 +211,14 @@ class EnturSource:
 
         pages_read = 0
 
+        def record_key(record: Any) -> Any:
+            # The record's id as sent (paymentId / creditId): what completeness counts.
+            return record.get(id_keys[0]) if isinstance(record, dict) else None
+
         def read(query: list[tuple[str, Any]]) -> None:
             nonlocal pages_read
             for page in numbered_pages(self.api, path, query, per_page=self.cfg.page_size,
-                                       page_base=self.cfg.page_base):
+                                       page_base=self.cfg.page_base, key=record_key):
                 pages_read += 1
                 land_page(landing, page.items, normalise_and_track, kind=kind, id_keys=id_keys,
                           context=f"{what} page {page.number}", progress=progress)

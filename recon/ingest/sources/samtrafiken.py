@@ -1,6 +1,6 @@
 """Samtrafiken Bookings API: the booking event feed of one organisation code.
 
-The contract is not published (apis.md §4.2): paths and field names are configuration. Events
+The contract is not published (docs/apis.md §4.2): paths and field names are configuration. Events
 arrive at least once and not always in eventTime order; each keeps its position in the feed
 (``feed_seq``) so that "the later in the feed" breaks eventTime ties.
 """

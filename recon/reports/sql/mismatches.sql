@@ -2,7 +2,7 @@
 -- amounts in minor units (the writer shows major units), currencies, business dates and the
 -- exception's age in days on the report's as-of date ($today).
 -- Read one page at a time in the order reconcile wrote the rows (code, business date, ledger,
--- ids); recon/report.py gives the view each row's file_row_number. A page is bounded in memory
+-- ids); recon/reports/workbook.py gives the view each row's file_row_number. A page is bounded in memory
 -- however many exceptions there are, where one ORDER BY over all of them would hold them all.
 SELECT code, explanation, kind, ledger_id, reference, psp_reference, order_id, entur_payment_id,
        entur_transaction_id, entur_credit_id, booking_id, vipps_amount, entur_amount, booking_amount,

@@ -3,7 +3,7 @@
 Three public entry points:
 
 * :func:`generate` builds an internally *consistent* dataset: reconciling it by the rules of
-  ``DESIGN.md`` (Mismatch rules) gives zero mismatches. It still carries everything a real day
+  docs/reconciliation.md gives zero mismatches. It still carries everything a real day
   has: partial captures, refunds sent with either sign, card payments and non-final attempts in
   Entur that must be ignored, bookings with several, duplicated and out-of-order events.
 * :func:`lazy_ledger_entries` is a ``Sequence`` that builds Vipps capture ``i`` on demand, so a

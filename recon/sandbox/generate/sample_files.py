@@ -64,7 +64,7 @@ def _readme(ds: Dataset, expected: dict[str, Any], seed: int) -> str:
         "- **Money**: Vipps integer øre; Entur and Samtrafiken two-decimal strings in NOK. VAT "
         "rates (basis points): 2500 merchandise, 1500 food, 1200 passenger transport.",
         "- **Entur** timestamps are UTC (`Z`); Entur transactions sit under `transactionHistory`.",
-        "- **Samtrafiken** events follow the ASSUMED contract of apis.md §4.2, "
+        "- **Samtrafiken** events follow the ASSUMED contract of docs/apis.md §4.2, "
         f"organizationCode `{ds.organization_code}`; `retailerReference` = Entur `orderId`.",
         "",
         "| source | file | records |",
