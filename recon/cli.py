@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -25,6 +26,9 @@ Exit codes:
   3  a source failed (its cursor stays where its data is safe)
   4  another run holds the lake's lock
   5  mismatches found, with --fail-on-mismatch
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM, e.g. systemctl stop)
+  After 1, 3, 130 or 143 a rerun resumes where the data is safe.
 """
 
 config_option = click.option(
@@ -454,7 +458,16 @@ def init(path: Path, force: bool) -> None:
     click.echo(f"wrote {path}: fill in the ids and the secret variables, then `recon run --config {path}`")
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """systemd stops a unit with SIGTERM: say so, then leave as a kill would (cursors are safe)."""
+    logging.getLogger("recon").error("terminated by SIGTERM; a rerun resumes where the data is safe")
+    for handler in logging.getLogger("recon").handlers:
+        handler.flush()
+    os._exit(143)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     cli(prog_name="recon")
 
 

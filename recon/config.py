@@ -142,6 +142,8 @@ class SamtrafikenConfig:
     retailer_reference_field: str = "retailerReference"
     timezone: str = DEFAULT_TZ
     land_pii: bool = False
+    assertion_audience: str | None = None  # the client assertion's aud; None: the token URL
+    assertion_alg: str = "RS256"  # RS256 | PS256 (RSA key) | ES256 (EC P-256 key)
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,8 @@ KNOWN: dict[str, tuple[str, ...]] = {
               "payments_path", "credits_path", "page_size", "page_base", "payments_watermark_field",
               "credits_watermark_field", "lookback_hours", "start", "timezone"),
     "samtrafiken": ("base_url", "token_url", "client_id", "private_key_env", "kid", "organization_code",
-                    "scope", "events_path", "page_size", "retailer_reference_field", "timezone", "land_pii"),
+                    "scope", "events_path", "page_size", "retailer_reference_field", "timezone", "land_pii",
+                    "assertion_audience", "assertion_alg"),
     "reconcile": tuple(f.name for f in fields(ReconcileSettings)),
     "report": tuple(f.name for f in fields(ReportSettings)),
     "run": tuple(f.name for f in fields(RunSettings)),
@@ -294,8 +297,10 @@ class Section:
                              default if default is not _MISSING else "")
         return value
 
-    def url(self, key: str, default: Any = _MISSING) -> str:
+    def url(self, key: str, default: Any = _MISSING) -> Any:
         value = self.text(key, default)
+        if value is None:
+            return None
         if value and not str(value).startswith(("http://", "https://")):
             return self._bad(key, f"must be an http(s) URL, got {value!r}", "")
         return str(value).rstrip("/")
@@ -421,8 +426,14 @@ def _entur(sec: Section, sandbox: bool) -> EnturConfig:
     )
 
 
+ASSERTION_ALGS = ("RS256", "PS256", "ES256")
+
+
 def _samtrafiken(sec: Section, sandbox: bool) -> SamtrafikenConfig:
     base = "http://sandbox" if sandbox else sec.url("base_url")
+    alg = sec.text("assertion_alg", "RS256")
+    if alg not in ASSERTION_ALGS:
+        alg = sec._bad("assertion_alg", f"must be one of {', '.join(ASSERTION_ALGS)}, got {alg!r}", "RS256")
     return SamtrafikenConfig(
         base_url=base,
         token_url=base + "/oauth/token" if sandbox else sec.url("token_url"),
@@ -436,6 +447,8 @@ def _samtrafiken(sec: Section, sandbox: bool) -> SamtrafikenConfig:
         retailer_reference_field=sec.text("retailer_reference_field", "retailerReference"),
         timezone=sec.zone("timezone", DEFAULT_TZ),
         land_pii=sec.flag("land_pii", False),
+        assertion_audience=sec.url("assertion_audience", None) or None,
+        assertion_alg=alg,
     )
 
 

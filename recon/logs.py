@@ -62,20 +62,35 @@ class RunIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, *, tracebacks: bool = True) -> None:
+        super().__init__()
+        self.tracebacks = tracebacks
+
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(), "run_id": getattr(record, "run_id", "-"),
             "logger": record.name, "message": record.getMessage(),
         }
-        if record.exc_text:
+        if record.exc_text and self.tracebacks:
             doc["exception"] = record.exc_text
         return json.dumps(doc, ensure_ascii=False)
 
 
 class LineFormatter(logging.Formatter):
-    def __init__(self) -> None:
+    def __init__(self, *, tracebacks: bool = True) -> None:
         super().__init__("%(asctime)s %(levelname)s run=%(run_id)s %(name)s: %(message)s")
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.tracebacks:
+            return super().format(record)
+        # The console gets the one clear line; the traceback goes to the run's log file only.
+        kept, record.exc_text = record.exc_text, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = kept
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -100,7 +115,7 @@ def setup_logging(*, run_id: str | None = None, log_format: str = "text", verbos
     root.propagate = False
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING if interactive and not verbose else logging.DEBUG if verbose else logging.INFO)
-    console.setFormatter(JsonFormatter() if log_format == "json" else LineFormatter())
+    console.setFormatter(JsonFormatter(tracebacks=False) if log_format == "json" else LineFormatter(tracebacks=False))
     handlers: list[logging.Handler] = [console]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

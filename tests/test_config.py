@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,21 @@ def test_three_mistakes_in_three_sections_are_three_lines_before_any_request(tmp
 def test_cli_missing_config_file(tmp_path):
     proc = _cli(["status"], tmp_path)
     assert proc.returncode == 2 and "recon.toml not found" in proc.stderr
+
+
+def test_the_init_file_names_every_placeholder_and_its_commented_defaults_are_valid(tmp_path):
+    """`recon init`'s file: loading it lists each FILL-IN; with every commented key switched on and
+    the placeholders filled, it loads, so every key it shows is known and its default valid."""
+    from importlib.resources import files
+
+    text = files("recon").joinpath("recon.example.toml").read_text(encoding="utf-8")
+    found = problems(tmp_path, text)
+    assert found and all("still holds the placeholder" in p for p in found)
+    assert len(found) == text.count('"FILL-IN')
+    filled = re.sub(r'"FILL-IN[^"]*"', '"filled"', text).replace('"filled: https://...', '"https://x')
+    filled = filled.replace('base_url = "filled"', 'base_url = "https://samtrafiken.example"')
+    filled = filled.replace('token_url = "filled"', 'token_url = "https://samtrafiken.example/token"')
+    everything = re.sub(r"^# (\[|[a-z_]+ = |[A-Z]{3} = )", r"\1", filled, flags=re.M)
+    config = load_config(write(tmp_path, everything), env={})
+    assert config.http.max_pages_per_listing == 100_000 and config.samtrafiken.assertion_alg == "RS256"
+    assert config.reconcile.vat_rates["SEK"] == (2500, 1200, 600, 0)

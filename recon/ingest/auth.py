@@ -100,26 +100,33 @@ class EnturToken(CachedToken):
 
 
 class PrivateKeyJwtToken(CachedToken):
-    """RFC 7523 ``private_key_jwt``: an RS256 client assertion signed with our key (Samtrafiken)."""
+    """RFC 7523 ``private_key_jwt``: a client assertion signed with our key (Samtrafiken).
+
+    The audience defaults to the token URL (RFC 7523); many servers want their issuer instead,
+    and the algorithm is whatever the client was registered with (RS256, PS256 or ES256).
+    """
 
     assertion_lifetime = 120
 
     def __init__(self, session: Session, token_url: str, client_id: str, private_key: Secret, kid: str,
-                 scope: str | None = None, **kw: Any) -> None:
+                 scope: str | None = None, *, audience: str | None = None, alg: str = "RS256", **kw: Any) -> None:
         super().__init__(session, token_url, **kw)
         self.client_id, self.private_key, self.kid, self.scope = client_id, private_key, kid, scope
+        self.audience, self.alg = audience or token_url, alg
 
     def assertion(self) -> str:
         now = int(self.clock())
         claims = {
-            "iss": self.client_id, "sub": self.client_id, "aud": self.token_url,
+            "iss": self.client_id, "sub": self.client_id, "aud": self.audience,
             "iat": now, "nbf": now, "exp": now + self.assertion_lifetime, "jti": uuid.uuid4().hex,
         }
         try:
-            return jwt.encode(claims, self.private_key.reveal(), algorithm="RS256", headers={"kid": self.kid})
+            return jwt.encode(claims, self.private_key.reveal(), algorithm=self.alg, headers={"kid": self.kid})
         except (ValueError, TypeError, jwt.PyJWTError):
             # The library's message could quote the key material; say only what is wrong.
-            raise FatalSourceError(self.session.source, "the private key is not a readable RSA PEM key") from None
+            kind = "EC (P-256)" if self.alg == "ES256" else "RSA"
+            raise FatalSourceError(self.session.source, f"the private key is not a readable {kind} PEM key "
+                                   f"for {self.alg} (samtrafiken.assertion_alg)") from None
 
     def _form(self) -> dict[str, Any]:
         form = {

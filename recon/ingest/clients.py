@@ -64,5 +64,6 @@ def build_clients(config: Config, sources: list[str], secrets: Secrets, *, run_i
         session = Session("samtrafiken", http, transport=transport, headers={"User-Agent": f"recon/{__version__}"})
         assert secrets.samtrafiken_key is not None
         clients["samtrafiken"] = ApiClient(session, s.base_url, PrivateKeyJwtToken(
-            session, s.token_url, s.client_id, secrets.samtrafiken_key, s.kid, s.scope))
+            session, s.token_url, s.client_id, secrets.samtrafiken_key, s.kid, s.scope,
+            audience=s.assertion_audience, alg=s.assertion_alg))
     return clients

@@ -54,7 +54,7 @@ class Landing:
         self.lake = lake
         self.run_id = run_id
         self.source = source
-        self.landed_at = datetime.now(UTC)
+        self.landed_at = lake.landing_time()
         self._batches: dict[str, list[pa.RecordBatch]] = defaultdict(list)
         self._quarantine: list[dict[str, Any]] = []
         self._seq = 0

@@ -1,7 +1,7 @@
 """One writer per lake: an advisory lock the kernel releases when its holder dies.
 
-``flock`` is tied to the open file, so a run killed with SIGKILL (or a crashed machine) never
-leaves a lock that blocks the next run: there is nothing stale to clean up. The file's content
+``flock`` (on the lake folder) is tied to the open descriptor, so a run killed with SIGKILL (or a
+crashed machine) never leaves a lock that blocks the next run: there is nothing stale to clean up. The file's content
 (pid, run id, start time) is only there for the message the second run prints.
 """
 
@@ -33,7 +33,9 @@ def lake_lock(lake_root: Path, run_id: str, *, wait: float = 0.0) -> Iterator[No
     state = lake_root / "_state"
     state.mkdir(parents=True, exist_ok=True)
     path = state / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # The lock is taken on the lake folder itself: a file can be deleted while locked (and a
+    # second run would lock a new one), the folder a run works in cannot.
+    fd = os.open(lake_root, os.O_RDONLY | os.O_DIRECTORY)
     deadline = time.monotonic() + max(wait, 0.0)
     try:
         while True:
@@ -45,9 +47,9 @@ def lake_lock(lake_root: Path, run_id: str, *, wait: float = 0.0) -> Iterator[No
                     raise LockHeld(f"the lake {lake_root} is locked by {_holder(path)}; "
                                    "try again later or use --wait SECONDS") from None
                 time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "run_id": run_id,
-                                 "started_at": datetime.now(UTC).isoformat()}).encode())
+        # Who holds it, for the message a second run prints (information only, not the lock).
+        path.write_text(json.dumps({"pid": os.getpid(), "run_id": run_id,
+                                    "started_at": datetime.now(UTC).isoformat()}), encoding="utf-8")
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 # Stale temporary files of a killed run are removed after this long (a live run is never that slow
 # between writing and renaming one file).
 _STALE_TMP_SECONDS = 3600
+
+# Sources land in parallel threads of one process (other processes wait for the lake lock).
+_CLOCK_LOCK = threading.Lock()
 
 # The reconcile results, one Parquet file per run; the catalog shows the latest under these names.
 RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary")
@@ -79,6 +83,21 @@ class Lake:
                         tmp.unlink()
                 except FileNotFoundError:
                     pass
+
+    # --- the landing clock: "landed later" must not depend on the wall clock -----------------------
+    def landing_time(self) -> datetime:
+        """Now, or just after the last landing time handed out if the clock stepped back.
+
+        ``_landed_at`` orders versions of a record (the latest landed wins), so it must only move
+        forward: after an NTP step of an hour back, the next landing is still the later one.
+        """
+        with _CLOCK_LOCK:
+            state = self.read_state("landing_clock")
+            now = datetime.now(UTC)
+            if state and state.get("last"):
+                now = max(now, datetime.fromisoformat(state["last"]) + timedelta(milliseconds=1))
+            self.write_state({"last": now.isoformat()}, "landing_clock")
+            return now
 
     # --- state: cursors, watermarks, run manifests -------------------------------------------
     def state_path(self, *parts: str) -> Path:

@@ -58,6 +58,8 @@ def run_job(
 
     if (date_from is None) != (date_to is None):
         raise ConfigError("--from and --to go together")
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise ConfigError(f"--to {date_to} is before --from {date_from}")
     if date_from is None or date_to is None:
         date_from, date_to = due_period(config, today)
     started = datetime.now(UTC)

@@ -29,12 +29,15 @@ def sandbox_public_key_pem() -> str:
     return SANDBOX_PUBLIC_KEY_PATH.read_text(encoding="ascii")
 
 
-def generate_key_pair() -> tuple[str, str]:
-    """A new 2048-bit RSA pair as (private PKCS8 PEM, public SubjectPublicKeyInfo PEM)."""
+def generate_key_pair(kind: str = "rsa") -> tuple[str, str]:
+    """A new pair as (private PKCS8 PEM, public SubjectPublicKeyInfo PEM): 2048-bit RSA (RS256,
+    PS256) or ``kind="ec"``, P-256 (ES256)."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        ec.generate_private_key(ec.SECP256R1()) if kind == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048))
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

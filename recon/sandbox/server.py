@@ -76,6 +76,8 @@ class SandboxCredentials:
     samtrafiken_client_id: str = "sandbox-samtrafiken-client"
     samtrafiken_kid: str = "sandbox-key-1"
     samtrafiken_public_key_pem: str = field(default_factory=sandbox_public_key_pem)
+    samtrafiken_alg: str = "RS256"  # the one signature algorithm the token endpoint accepts
+    samtrafiken_audience: str | None = None  # the aud it wants; None: its own token URL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,16 +565,16 @@ class Sandbox:
             header = jwt.get_unverified_header(assertion)
         except jwt.PyJWTError:
             raise refuse("client_assertion is not a JWT") from None
-        if header.get("alg") != "RS256":
-            raise refuse("client_assertion must be signed with RS256")
+        if header.get("alg") != creds.samtrafiken_alg:
+            raise refuse(f"client_assertion must be signed with {creds.samtrafiken_alg}")
         if header.get("kid") != creds.samtrafiken_kid:
             raise refuse("unknown kid")
         # aud: the token URL as this request reached it (a client may say localhost or 127.0.0.1)
-        audiences = [f"http://{request.headers.get('host', '')}{request.path}",
-                     self.urls()["samtrafiken_token_url"]]
+        audiences = ([creds.samtrafiken_audience] if creds.samtrafiken_audience else
+                     [f"http://{request.headers.get('host', '')}{request.path}", self.urls()["samtrafiken_token_url"]])
         try:
             claims = jwt.decode(
-                assertion, self._samtrafiken_key, algorithms=["RS256"], audience=audiences,
+                assertion, self._samtrafiken_key, algorithms=[creds.samtrafiken_alg], audience=audiences,
                 issuer=creds.samtrafiken_client_id,
                 options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
             )
