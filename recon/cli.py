@@ -122,7 +122,8 @@ def _print_pull(result: Any) -> None:
     for r in result.sources:
         landed = sum(r.landed.values())
         retries = sum(r.retries.values())
-        state = click.style("ok    ", fg="green") if r.ok else click.style("FAILED", fg="red", bold=True)
+        state = (click.style("ok     ", fg="green") if r.ok else
+                 click.style(f"{r.outcome.upper():7s}", fg="red", bold=True))
         click.echo(f"{r.source:12s} {state} pages={r.pages} records={r.records} landed_rows={landed} "
                    f"quarantined={r.quarantined} retries={retries} ({r.seconds:.1f}s)")
         if r.error:
@@ -185,8 +186,7 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
     display.close()
     _print_pull(result)
     if not result.ok:
-        failed = ", ".join(r.source for r in result.failures())
-        _fail(f"source failed: {failed} (see above; rerun resumes where the data is safe)", 3)
+        _fail(f"source failed: {result.failed_names()} (see above; rerun resumes where the data is safe)", 3)
 
 
 def _print_reconcile(result: Any) -> None:
@@ -296,8 +296,8 @@ def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, source
     display.close()
     _print_run(result, log_file)
     if not result.pull.ok:
-        failed = ", ".join(r.source for r in result.pull.failures())
-        _fail(f"source failed: {failed}; nothing was reconciled (a rerun resumes where the data is safe)", 3)
+        _fail(f"source failed: {result.pull.failed_names()}; nothing was reconciled (a rerun resumes where "
+              "the data is safe)", 3)
     if fail_on_mismatch and result.mismatches:
         raise MismatchesFound(f"{result.mismatches} exceptions found (--fail-on-mismatch)")
 

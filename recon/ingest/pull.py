@@ -31,6 +31,8 @@ class SourceResult:
     source: str
     ok: bool = True
     error: str | None = None
+    outcome: str = "ok"  # ok | partial (some ledgers failed, the rest landed) | failed
+    failed_parts: dict[str, str] = field(default_factory=dict)  # e.g. ledger id -> why it was not read
     pages: int = 0
     records: int = 0
     quarantined: int = 0
@@ -53,6 +55,11 @@ class PullResult:
 
     def failures(self) -> list[SourceResult]:
         return [r for r in self.sources if not r.ok]
+
+    def failed_names(self) -> str:
+        """``vipps (ledger 7000022), entur``: what failed, for the one line cron mails."""
+        return ", ".join(r.source + (f" ({', '.join(r.failed_parts)})" if r.failed_parts else "")
+                         for r in self.failures())
 
 
 @dataclass
@@ -137,6 +144,10 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
                            psp_reference=request.vipps_psp_reference, progress=progress)
             else:
                 result.cursors = src.pull_feed(landing, progress)
+            if src.failed:
+                result.ok, result.outcome = False, "partial"
+                result.failed_parts = {f"ledger {lid}": why for lid, why in src.failed.items()}
+                result.error = "vipps: " + "; ".join(f"{part}: {why}" for part, why in result.failed_parts.items())
         elif name == "entur":
             assert cfg.entur is not None
             result.cursors = EnturSource(cfg.entur, api, lake, flush_rows).pull(landing, progress)
@@ -144,7 +155,7 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
             assert cfg.samtrafiken is not None
             result.cursors = SamtrafikenSource(cfg.samtrafiken, api, lake, flush_rows).pull(landing, progress)
     except SourceError as exc:
-        result.ok, result.error = False, str(exc)
+        result.ok, result.outcome, result.error = False, "failed", str(exc)
         log.error("%s", exc)
     result.pages, result.records, result.quarantined = progress.pages, progress.records, progress.quarantined
     result.landed = dict(landing.landed)

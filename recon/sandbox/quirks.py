@@ -10,6 +10,7 @@ here was met in a server built strictly from the public documents:
 ``vipps-has-more=omit``     the Vipps feeds send no ``hasMore``: the end is an empty page
 ``vipps-has-more=forever``  past its end a Vipps feed says ``hasMore: true`` with empty pages
                             and a new cursor each time
+``vipps-revoked=L1+L2``     these ledgers answer 404 "No such ledgerId" (consent withdrawn)
 
 A spec is a comma-separated list, e.g. ``entur-per-page-limit=50,vipps-has-more=omit``.
 """
@@ -24,6 +25,7 @@ class Quirks:
     entur_per_page_limit: int | None = None
     entur_total_pages: str = "exact"  # exact | low | growing
     vipps_has_more: str = "exact"  # exact | omit | forever
+    vipps_revoked: frozenset[str] = frozenset()
 
 
 _CHOICES = {"entur-total-pages": ("exact", "low", "growing"), "vipps-has-more": ("exact", "omit", "forever")}
@@ -38,10 +40,13 @@ def parse_quirks(spec: str | None) -> Quirks:
             if not value.isdigit() or int(value) < 1:
                 raise ValueError(f"{part!r}: the limit must be a whole number >= 1")
             values["entur_per_page_limit"] = int(value)
+        elif name == "vipps-revoked":
+            values["vipps_revoked"] = frozenset(filter(None, value.split("+")))
         elif name in _CHOICES:
             if value not in _CHOICES[name]:
                 raise ValueError(f"{part!r}: choose one of {', '.join(_CHOICES[name])}")
             values[name.replace("-", "_")] = value
         else:
-            raise ValueError(f"unknown quirk {name!r} (known: entur-per-page-limit, {', '.join(_CHOICES)})")
+            raise ValueError(f"unknown quirk {name!r} (known: entur-per-page-limit, vipps-revoked, "
+                             f"{', '.join(_CHOICES)})")
     return Quirks(**values)  # type: ignore[arg-type]

@@ -627,7 +627,7 @@ class Sandbox:
     def _vipps_ledger(self, request: _Request) -> Any:
         self._require_bearer(request)
         ledger = self.dataset.ledgers.get(request.params[0])
-        if ledger is None:
+        if ledger is None or request.params[0] in self.quirks.vipps_revoked:
             raise self._refuse(request, 404, "No such ledgerId",
                                "the ledger does not exist or is not shared with this client")
         return ledger

@@ -6,13 +6,16 @@ order or transaction lands records too but never moves the feed cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from recon.config import VippsConfig, VippsLedger
+from recon.errors import FatalSourceError, HttpStatusError
 from recon.ingest.paging import CursorPage, Getter, cursor_pages
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
@@ -20,6 +23,9 @@ from recon.lake.landing import Landing, content_hash
 from recon.lake.store import Lake
 from recon.money import MoneyError, minor_int
 from recon.timeutil import business_date
+
+log = logging.getLogger("recon.vipps")
+T = TypeVar("T")
 
 ENTRY_TYPES = {"capture": 1, "refund": -1}
 LEDGERS_PATH = "/sales/report/v1/ledgers"
@@ -125,11 +131,34 @@ def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
     return Parsed("vipps_sales_entries", row, {"vipps_sales_lines": children} if children else {})
 
 
+# What a ledger answers when the merchant withdrew consent (404 "No such ledgerId") or our key
+# lost access: that ledger fails, the others go on.
+LEDGER_REFUSED = frozenset({401, 403, 404})
+
+
 class VippsSource:
     name = "vipps"
 
     def __init__(self, cfg: VippsConfig, api: Getter, lake: Lake, flush_rows: int) -> None:
         self.cfg, self.api, self.lake, self.flush_rows = cfg, api, lake, flush_rows
+        self.failed: dict[str, str] = {}  # ledger id -> why it was not read
+
+    def _isolated(self, ledger: VippsLedger, work: Callable[[], T]) -> T | None:
+        """Run one ledger's work; a ledger that refuses us fails alone, the others still land."""
+        try:
+            return work()
+        except HttpStatusError as exc:
+            if exc.status not in LEDGER_REFUSED:
+                raise
+            self.failed[ledger.ledger_id] = exc.summary
+            log.error("vipps: ledger %s not read (%s); the other ledgers go on", ledger.ledger_id, exc.summary)
+            return None
+
+    def finish(self) -> None:
+        """Every ledger refused: the source failed as a whole."""
+        if self.failed and len(self.failed) == len(self.cfg.ledgers):
+            raise FatalSourceError("vipps", "every ledger refused: " + "; ".join(
+                f"ledger {lid}: {why}" for lid, why in self.failed.items()))
 
     def _land(self, landing: Landing, page: CursorPage, ledger: VippsLedger, context: str,
               progress: Progress | None) -> None:
@@ -141,32 +170,43 @@ class VippsSource:
         """Each ledger's feed from its stored cursor; the cursor moves only after a checkpoint."""
         cursors: dict[str, Any] = {}
         for ledger in self.cfg.ledgers:
-            state = self.lake.read_state("vipps", f"ledger-{ledger.ledger_id}") or {}
-            before = state.get("cursor")
-            cursor = before
-            path = f"{LEDGERS_PATH}/{quote(ledger.ledger_id, safe='')}"
-            for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=before):
-                self._land(landing, page, ledger, f"ledger {ledger.ledger_id} feed", progress)
-                cursor = page.cursor
-                if landing.pending >= self.flush_rows or not page.has_more:
-                    landing.checkpoint()
-                    if cursor != state.get("cursor"):
-                        state = {"cursor": cursor, "updated_at": datetime.now(UTC).isoformat(),
-                                 "run_id": landing.run_id}
-                        self.lake.write_state(state, "vipps", f"ledger-{ledger.ledger_id}")
-            cursors[ledger.ledger_id] = {"before": before, "after": cursor}
+            moved = self._isolated(ledger, partial(self._pull_ledger_feed, landing, ledger, progress))
+            if moved is not None:
+                cursors[ledger.ledger_id] = moved
+        self.finish()
         return cursors
+
+    def _pull_ledger_feed(self, landing: Landing, ledger: VippsLedger,
+                          progress: Progress | None) -> dict[str, Any]:
+        state = self.lake.read_state("vipps", f"ledger-{ledger.ledger_id}") or {}
+        before = state.get("cursor")
+        cursor = before
+        path = f"{LEDGERS_PATH}/{quote(ledger.ledger_id, safe='')}"
+        for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=before):
+            self._land(landing, page, ledger, f"ledger {ledger.ledger_id} feed", progress)
+            cursor = page.cursor
+            if landing.pending >= self.flush_rows or not page.has_more:
+                landing.checkpoint()
+                if cursor != state.get("cursor"):
+                    state = {"cursor": cursor, "updated_at": datetime.now(UTC).isoformat(),
+                             "run_id": landing.run_id}
+                    self.lake.write_state(state, "vipps", f"ledger-{ledger.ledger_id}")
+        return {"before": before, "after": cursor}
 
     def pull_dates(self, landing: Landing, days: list[date], progress: Progress | None = None) -> None:
         """All entries of the given ledger dates (re-landing is harmless: the views dedupe)."""
-        for ledger in self.cfg.ledgers:
+        def one_ledger(ledger: VippsLedger) -> None:
             for day in days:
                 path = f"{LEDGERS_PATH}/{quote(ledger.ledger_id, safe='')}/dates/{day.isoformat()}"
                 for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=None):
                     self._land(landing, page, ledger, f"ledger {ledger.ledger_id} date {day}", progress)
                     if landing.pending >= self.flush_rows:
                         landing.checkpoint()
+
+        for ledger in self.cfg.ledgers:
+            self._isolated(ledger, partial(one_ledger, ledger))
         landing.checkpoint()
+        self.finish()
 
     def lookup(self, landing: Landing, *, reference: str | None = None, psp_reference: str | None = None,
                progress: Progress | None = None) -> int:
