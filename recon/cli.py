@@ -23,7 +23,7 @@ Exit codes:
   0  success (mismatches found are still success)
   1  unexpected internal error
   2  usage or configuration error
-  3  a source failed (its cursor stays where its data is safe)
+  3  a source or Vipps ledger failed (recon run reconciles the rest, rows marked incomplete)
   4  another run holds the lake's lock
   5  mismatches found, with --fail-on-mismatch
   130  interrupted (Ctrl-C)
@@ -292,22 +292,21 @@ def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, source
     with lake_lock(config.lake, run_id, wait=wait):
         result = run_job(config, run_id, date_from=date_from.date() if date_from else None,
                          date_to=date_to.date() if date_to else None, sources=list(sources) or None,
-                         on_progress=display.update)
+                         on_progress=display.update, fail_on_mismatch=fail_on_mismatch)
     display.close()
     _print_run(result, log_file)
-    if not result.pull.ok:
-        _fail(f"source failed: {result.pull.failed_names()}; nothing was reconciled (a rerun resumes where "
-              "the data is safe)", 3)
-    if fail_on_mismatch and result.mismatches:
+    if result.exit_code == 3:
+        _fail(f"source failed: {result.pull.failed_names()}; what landed was reconciled, with the rows of "
+              "the checks that read it marked incomplete (a rerun resumes where the data is safe)", 3)
+    if result.exit_code == 5:
         raise MismatchesFound(f"{result.mismatches} exceptions found (--fail-on-mismatch)")
 
 
 def _print_run(result: Any, log_file: Path) -> None:
     click.secho(f"recon run {result.run_id}: period {result.date_from} .. {result.date_to}", bold=True)
     _print_pull(result.pull)
-    if result.report is not None:
-        _print_reconcile(result.report.reconcile)
-        click.secho(f"workbook: {result.report.path}", fg="green")
+    _print_reconcile(result.report.reconcile)
+    click.secho(f"workbook: {result.report.path}", fg="green" if result.exit_code == 0 else "yellow")
     click.echo(f"log:      {log_file}")
 
 
@@ -429,8 +428,8 @@ def demo(ctx: Ctx, folder: Path, wait: float) -> None:
         result = run_job(config, run_id, date_from=date_from, date_to=date_to, on_progress=display.update)
     display.close()
     _print_run(result, log_file)
-    if not result.pull.ok:
-        _fail("a source failed in the demo", 3)
+    if result.exit_code == 3:
+        _fail(f"a source failed in the demo: {result.pull.failed_names()}", 3)
     c = f"--config {config_path}"
     click.echo("\nnext, try:")
     click.echo(f'  recon query {c} "SELECT code, count(*) FROM recon_mismatches GROUP BY ALL ORDER BY 1"')

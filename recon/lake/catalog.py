@@ -23,6 +23,14 @@ from recon.sqlfiles import sql_text as _sql_text
 CATALOG_FILE = "recon.duckdb"
 
 
+# recon_runs before the first `recon run` (runs.sql gives the columns once there is one).
+RUN_COLUMNS = ("NULL::VARCHAR AS run_id, NULL::TIMESTAMPTZ AS started_at, NULL::TIMESTAMPTZ AS finished_at, "
+               "NULL::DATE AS period_from, NULL::DATE AS period_to, NULL::INTEGER AS exit_code, "
+               "NULL::BIGINT AS exceptions, NULL::VARCHAR AS workbook, NULL::VARCHAR AS source, "
+               "NULL::VARCHAR AS outcome, NULL::VARCHAR AS error, NULL::BIGINT AS pages, NULL::BIGINT AS records, "
+               "NULL::BIGINT AS quarantined, NULL::BIGINT AS retries")
+
+
 def sql_text(name: str) -> str:
     return _sql_text("recon.lake", name)
 
@@ -60,6 +68,12 @@ def view_statements(lake: Lake) -> list[str]:
     else:
         body = _empty(QUARANTINE)
     stmts.append(f"CREATE OR REPLACE VIEW quarantine AS {body}")
+    runs = lake.state_dir / "runs"
+    if any(runs.glob("*.run.json")):
+        stmts.append("CREATE OR REPLACE VIEW recon_runs AS " + sql_text("runs.sql").format(
+            glob=_quote(runs / "*.run.json")))
+    else:
+        stmts.append("CREATE OR REPLACE VIEW recon_runs AS " + sql_text("empty.sql").format(columns=RUN_COLUMNS))
     stmts.extend(_result_views(lake))
     return stmts
 

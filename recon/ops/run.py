@@ -12,6 +12,7 @@ from recon.config import Config
 from recon.errors import ConfigError
 from recon.ingest.pull import PullResult
 from recon.ingest.records import Progress
+from recon.lake.catalog import build_catalog
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.timeutil import today_in
@@ -25,11 +26,12 @@ class RunResult:
     date_from: date
     date_to: date
     pull: PullResult
-    report: Any | None  # recon.reports.workbook.ReportResult when the sources were all pulled
+    report: Any  # recon.reports.workbook.ReportResult: what landed, reconciled
+    exit_code: int = 0  # 0, 3 (a source failed: rows marked incomplete) or 5 (--fail-on-mismatch)
 
     @property
     def mismatches(self) -> int:
-        return self.report.reconcile.mismatches if self.report else 0
+        return int(self.report.reconcile.mismatches)
 
 
 def due_period(config: Config, today: date | None = None) -> tuple[date, date]:
@@ -48,11 +50,14 @@ def run_job(
     sources: list[str] | None = None,
     today: date | None = None,
     on_progress: Callable[[str, Progress], None] | None = None,
+    fail_on_mismatch: bool = False,
 ) -> RunResult:
-    """Pull (sources in parallel), then reconcile and write the workbook. The caller holds the lock.
+    """Pull (sources in parallel), then reconcile what landed and write the workbook. The caller
+    holds the lock.
 
-    When a source fails nothing is reconciled: a half-pulled day would show every record of
-    the missing source as a mismatch. The rerun resumes where the data is safe.
+    A source (or one Vipps ledger) that failed does not stop the run: the rest is reconciled, the
+    rows of every check that reads the failed source are marked incomplete with the reason, the
+    Summary opens with it, and the exit code is 3. The rerun resumes where the data is safe.
     """
     from recon.reports.workbook import write_report
 
@@ -65,18 +70,23 @@ def run_job(
     started = datetime.now(UTC)
     log.info("run started: period %s .. %s", date_from, date_to)
     pulled = pull(config, sources, run_id=run_id, on_progress=on_progress, parallel=True)
-    report = None
-    if pulled.ok:
-        report = write_report(config, date_from, date_to, today=today, run_id=run_id)
-        log.info("run finished: %d exceptions, workbook %s", report.reconcile.mismatches, report.path)
-    else:
-        failed = ", ".join(r.source for r in pulled.failures())
-        log.error("not reconciled because %s failed; a rerun resumes where the data is safe", failed)
-    # The whole job's interval under the lock: what the reliability suite checks for overlaps.
+    failed = {r.source: r.error or r.outcome for r in pulled.failures()}
+    if failed:
+        log.error("%s failed; reconciling what landed, with the rows of every check that reads it marked "
+                  "incomplete (a rerun resumes where the data is safe)", pulled.failed_names())
+    report = write_report(config, date_from, date_to, today=today, run_id=run_id, failed=failed)
+    exit_code = 3 if failed else 5 if fail_on_mismatch and report.reconcile.mismatches else 0
+    log.info("run finished: %d exceptions, workbook %s, exit code %d", report.reconcile.mismatches, report.path,
+             exit_code)
+    # The whole job under the lock (the reliability suite checks runs for overlaps); recon_runs.
     Lake(config.lake).write_state({
         "run_id": run_id, "kind": "run", "started_at": started.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(), "ok": report is not None,
-        "period": [date_from.isoformat(), date_to.isoformat()],
-        "workbook": str(report.path) if report else None,
+        "finished_at": datetime.now(UTC).isoformat(), "ok": not failed, "exit_code": exit_code,
+        "period": [date_from.isoformat(), date_to.isoformat()], "workbook": str(report.path),
+        "exceptions": report.reconcile.mismatches,
+        "sources": [{"source": r.source, "outcome": r.outcome, "error": r.error, "pages": r.pages,
+                     "records": r.records, "quarantined": r.quarantined, "retries": sum(r.retries.values()),
+                     "failed_parts": r.failed_parts} for r in pulled.sources],
     }, "runs", f"{run_id}.run")
-    return RunResult(run_id, date_from, date_to, pulled, report)
+    build_catalog(Lake(config.lake))  # recon_runs shows this run
+    return RunResult(run_id, date_from, date_to, pulled, report, exit_code)

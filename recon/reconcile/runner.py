@@ -9,7 +9,7 @@ those names and every run under ``<name>_history``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -63,12 +63,39 @@ class ReconcileResult:
     vat_rows: int
     provisional_dates: list[date]
     paths: dict[str, Path]
+    incomplete: dict[str, str] = field(default_factory=dict)  # source -> why its data may be missing
 
 
-def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: ReconcileSettings) -> None:
+# Which sources each check reads: a check reading a source that failed this run marks its rows
+# `incomplete` (they may be caused by the missing data, not by a real difference).
+CHECK_SOURCES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRENCY_MISMATCH", "DUPLICATE",
+                     "REFUND_WITHOUT_CREDIT", "CREDIT_WITHOUT_REFUND", "TIMING_DIFFERENCE"), ("vipps", "entur")),
+    "VAT_MISMATCH": ("vipps",),
+    "BOOKING_NOT_PAID": ("entur", "samtrafiken"),
+    "BOOKING_REFUNDED_NOT_CREDITED": ("entur", "samtrafiken"),
+}
+
+
+def incomplete_checks(failed: dict[str, str]) -> list[tuple[str, str]]:
+    """(code, reason) for every check that reads a failed source."""
+    rows = []
+    for code, sources in CHECK_SOURCES.items():
+        reasons = [f"{source} did not land everything this run ({failed[source]})" for source in sources
+                   if source in failed]
+        if reasons:
+            rows.append((code, "; ".join(reasons)))
+    return rows
+
+
+def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: ReconcileSettings,
+              failed: dict[str, str] | None = None) -> None:
     """Create every intermediate and result table as a TEMP table of ``con``."""
     for macro in MACROS:
         con.execute(sql_text("recon.reconcile", macro))
+    con.execute("CREATE OR REPLACE TEMP TABLE incomplete_checks (code VARCHAR, reason VARCHAR)")
+    if failed:
+        con.executemany("INSERT INTO incomplete_checks VALUES (?, ?)", incomplete_checks(failed))
     rates = [(cur, rate) for cur, values in sorted(settings.vat_rates.items()) for rate in values]
     con.execute("CREATE OR REPLACE TEMP TABLE vat_rates (currency VARCHAR, rate_bp BIGINT)")
     if rates:
@@ -79,7 +106,9 @@ def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: 
 
 
 def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | None = None,
-              today: date | None = None) -> ReconcileResult:
+              today: date | None = None, failed: dict[str, str] | None = None) -> ReconcileResult:
+    """Reconcile the period over what has landed. ``failed`` names the sources this run could not
+    pull completely (source -> why): the rows of every check that reads one are marked incomplete."""
     if date_to < date_from:
         raise ConfigError("--to must be on or after --from")
     settings = config.reconcile
@@ -96,7 +125,7 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
     try:
         con.execute(f"SET memory_limit = '{settings.memory_limit}'")
         con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
-        run_steps(con, params, settings)
+        run_steps(con, params, settings, failed)
         paths = _materialise(con, lake, run_id, date_from, date_to)
         by_code = [CodeTotal(*row) for row in con.execute(
             "SELECT code, count(*), sum(abs(coalesce(difference, vipps_amount, entur_amount, booking_amount, 0))), "
@@ -114,7 +143,7 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
                       "finished_at": datetime.now(UTC).isoformat()}, "reconcile", "latest")
     build_catalog(lake)
     return ReconcileResult(run_id, date_from, date_to, matched, sum(c.count for c in by_code), by_code,
-                           vat_rows, provisional, paths)
+                           vat_rows, provisional, paths, dict(failed or {}))
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_from: date,

@@ -46,7 +46,7 @@ MISMATCHES = TableSheet("Mismatches", "mismatches.sql", paged="recon_mismatches"
     Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Booking amount", "money"),
     Column("Difference", "money"), Column("Currency", "text"), Column("Entur currency", "text"),
     Column("Vipps date", "date"), Column("Entur date", "date"), Column("Business date", "date"),
-    Column("Age (days)", "int"), Column("Provisional", "bool"),
+    Column("Age (days)", "int"), Column("Provisional", "bool"), Column("Incomplete: why", "text", max_width=60),
 ))
 
 MATCHED = TableSheet("Matched", "matched.sql", paged="recon_matches", columns=(

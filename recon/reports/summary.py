@@ -119,6 +119,18 @@ def split_note(sheet: SheetResult, max_rows: int) -> str:
             f"header): continues on {more}; every row is on exactly one of them")
 
 
+def incomplete_banner(incomplete: dict[str, str]) -> list[Block]:
+    """First thing on the Summary when a source failed: what is missing and which rows it touches."""
+    if not incomplete:
+        return []
+    rows: list[list[Any]] = [["INCOMPLETE", None, None, None, None,
+                              "a source did not land everything this run; the exceptions of every check that reads "
+                              "it are marked in the Mismatches sheet's 'Incomplete: why' column and may be caused "
+                              "by the missing data. A rerun resumes where the data is safe."]]
+    rows += [[f"{source} failed", None, None, None, None, why] for source, why in sorted(incomplete.items())]
+    return [Block(_auto(6), rows, header=False)]
+
+
 def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
                   tables: list[SheetResult]) -> SheetResult:
     r = ctx.result
@@ -170,6 +182,7 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
         sheet_rows.append(["Matched", None, 0, None, None, "not included (report.include_matched = false)"])
 
     blocks = [
+        *incomplete_banner(r.incomplete),
         Block(_auto(6), facts, header=False),
         Block([_label("Source"), Column("Records landed", "int"), Column("First business date", "date"),
                Column("Last business date", "date"), Column("Quarantined", "int"), _label("Data from")],

@@ -58,13 +58,17 @@ def default_path(config: Config, date_from: date, date_to: date) -> Path:
 
 
 def write_report(config: Config, date_from: date, date_to: date, *, out: Path | None = None,
-                 today: date | None = None, run_id: str | None = None) -> ReportResult:
-    """Reconcile ``date_from``..``date_to`` and write the workbook; ``today`` is the as-of date."""
+                 today: date | None = None, run_id: str | None = None,
+                 failed: dict[str, str] | None = None) -> ReportResult:
+    """Reconcile ``date_from``..``date_to`` and write the workbook; ``today`` is the as-of date.
+
+    ``failed``: sources this run could not pull completely (see :func:`recon.reconcile.runner.reconcile`).
+    """
     settings = config.report
     reconcile_settings = config.reconcile
     tz = reconcile_settings.timezone
     as_of = today or today_in(tz)
-    result = reconcile(config, date_from, date_to, today=as_of, run_id=run_id)
+    result = reconcile(config, date_from, date_to, today=as_of, run_id=run_id, failed=failed)
     path = Path(out) if out is not None else default_path(config, date_from, date_to)
     path.parent.mkdir(parents=True, exist_ok=True)
 

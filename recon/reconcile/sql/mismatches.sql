@@ -103,8 +103,10 @@ WITH vipps_orders AS (
 SELECT code, explanation, kind, ledger_id, reference, psp_reference, order_id,
        payment_id AS entur_payment_id, entur_transaction_id, credit_id AS entur_credit_id, booking_id,
        booking_amount, vipps_amount, entur_amount, difference, currency, entur_currency, vipps_date, entur_date,
-       row_date AS business_date, row_date >= $today - $lag AS provisional
-FROM rows
+       row_date AS business_date, row_date >= $today - $lag AS provisional,
+       -- Why the row may be caused by missing data: the check reads a source that failed this run.
+       i.reason AS incomplete
+FROM rows LEFT JOIN incomplete_checks AS i USING (code)
 WHERE row_date BETWEEN $date_from AND $date_to
 ORDER BY code, business_date, ledger_id NULLS LAST, reference NULLS LAST, psp_reference NULLS LAST,
          order_id NULLS LAST, entur_transaction_id NULLS LAST, booking_id NULLS LAST
