@@ -86,6 +86,8 @@ class HttpSettings:
     max_retry_after: float = 300.0  # seconds
     max_pages_per_listing: int = 100_000  # a feed or listing that goes on longer fails its source
     max_empty_pages: int = 5  # empty pages in a row that still say "more" before a feed fails
+    request_deadline: float = 120.0  # seconds for one whole request, body included (a retriable timeout)
+    max_body_bytes: int = 256 * 1024 * 1024  # a body larger than this once decoded fails its source
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,9 @@ class ReconcileSettings:
     timezone: str = DEFAULT_TZ
     memory_limit: str = "2GB"  # DuckDB spills to <lake>/_tmp beyond this instead of growing
     vat_rates: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEFAULT_VAT_RATES))
+    # Vipps payment types matched against Entur's Vipps payments: mPOS card and cash sales have no
+    # Vipps-paid counterpart in Entur. An entry without paymentType takes part.
+    vipps_payment_types: tuple[str, ...] = ("WALLET",)
 
 
 @dataclass(frozen=True)
@@ -472,6 +477,15 @@ def _vat_rates(sec: Section) -> dict[str, tuple[int, ...]]:
     return rates
 
 
+def _payment_types(sec: Section) -> tuple[str, ...]:
+    raw = sec.data.get("vipps_payment_types", ["WALLET"])
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, str) and v.strip() for v in raw):
+        sec.problems.add("reconcile.vipps_payment_types", f"must list Vipps payment types such as "
+                                                          f"[\"WALLET\"], got {raw!r}")
+        return ("WALLET",)
+    return tuple(v.strip().upper() for v in raw)
+
+
 def _reconcile(sec: Section) -> ReconcileSettings:
     memory = sec.text("memory_limit", "2GB")
     if not _MEMORY.match(memory):
@@ -486,6 +500,7 @@ def _reconcile(sec: Section) -> ReconcileSettings:
         timezone=sec.zone("timezone", DEFAULT_TZ),
         memory_limit=memory,
         vat_rates=_vat_rates(sec),
+        vipps_payment_types=_payment_types(sec),
     )
 
 
@@ -514,6 +529,9 @@ def _http(sec: Section) -> HttpSettings:
         max_pages_per_listing=sec.number("max_pages_per_listing", d.max_pages_per_listing, minimum=1,
                                          unit="pages"),
         max_empty_pages=sec.number("max_empty_pages", d.max_empty_pages, minimum=1, unit="pages"),
+        request_deadline=sec.number("request_deadline", d.request_deadline, minimum=0.1, unit="seconds",
+                                    whole=False),
+        max_body_bytes=sec.number("max_body_bytes", d.max_body_bytes, minimum=1024, unit="bytes"),
     )
 
 

@@ -120,6 +120,7 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
         "tolerance": settings.tolerance, "vat_tolerance": settings.vat_line_tolerance,
         "prefix": settings.reference_prefix, "suffix": settings.reference_suffix,
         "today": today or today_in(settings.timezone), "lag": settings.availability_lag_days,
+        "payment_types": list(settings.vipps_payment_types),
     }
     con = connect(lake)
     try:

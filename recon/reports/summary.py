@@ -260,6 +260,15 @@ def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
     return rows
 
 
+def out_of_scope_rows(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[list[Any]]:
+    """Per payment type the Vipps entries matching left out: counted, never dropped silently."""
+    params = {"date_from": ctx.result.date_from, "date_to": ctx.result.date_to,
+              "payment_types": list(ctx.config.reconcile.vipps_payment_types)}
+    found = [[ptype, etype, cur, n, None, gross]
+             for ptype, etype, cur, n, gross in fetch(con, "out_of_scope.sql", params)]
+    return found or [["none", None, None, 0, None, None]]
+
+
 def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
                   others: list[SheetResult]) -> SheetResult:
     r = ctx.result
@@ -296,6 +305,10 @@ def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
         Block([_label("Source"), _label("Table"), _label("Currency"), Column("Rows", "int"),
                _label("Amount column"), Column("Amount", "money")], landed_rows(con),
               title="Landed tables (deduplicated views, whole lake)"),
+        Block([_label("Payment type"), _label("Entry type"), _label("Currency"), Column("Entries", "int"),
+               _label(""), Column("Gross", "money")], out_of_scope_rows(con, ctx),
+              title="Vipps entries of the period not matched against Entur (payment type not in "
+                    f"reconcile.vipps_payment_types = {', '.join(ctx.config.reconcile.vipps_payment_types)})"),
         Block([_label("Sheet"), Column("Rows", "int"), Column("Cut cells", "int"), _label("Column"),
                Column("Sum", "money")], totals,
               title="Sheet totals (rows below the header; Σ of each money column, all currencies)"),

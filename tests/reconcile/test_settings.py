@@ -95,3 +95,12 @@ def test_vat_line_tolerance_is_the_vat_a_line_may_be_off_in_minor_units(lake):
     run = lake(dataset([entry], [entur_payment(0)]))
     assert run() == [("VAT_MISMATCH", "L1-psp-0")]
     assert run("vat_line_tolerance = 2") == []
+
+
+def test_vipps_payment_types_choose_which_vipps_entries_are_matched_against_entur(lake):
+    card = {**vipps_entry(0), "paymentType": "CARD"}  # an mPOS card sale: Entur holds it as a card payment
+    untyped = {k: v for k, v in vipps_entry(1).items() if k != "paymentType"}
+    run = lake(dataset([card, untyped, vipps_entry(2)], [entur_payment(2)]))
+    assert run() == [("MISSING_IN_ENTUR", "L1-psp-1")]  # no paymentType: takes part
+    assert run('vipps_payment_types = ["WALLET", "CARD"]') == [("MISSING_IN_ENTUR", "L1-psp-0"),
+                                                              ("MISSING_IN_ENTUR", "L1-psp-1")]

@@ -6,7 +6,7 @@ import json
 import zipfile
 from collections import Counter
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from builders import booking_event, embedded_config, entur_credit, entur_payment, small_dataset, vipps_entry
@@ -179,8 +179,12 @@ def test_cell_types_ids_amounts_dates(sample):
             elif kind == "int":
                 assert isinstance(cell.value, int)
     assert {"id", "text", "money", "date", "int"} <= set(seen)
-    # A 19-digit order id stays text, digit for digit.
-    assert "4758792780599008435" in [value(r[header.index("Entur orderId")]) for r in data]
+    # Numeric ids (Vipps pspReferences are 11 digits) stay text, digit for digit, as in the lake.
+    numeric = [value(r[header.index("pspReference")]) for r in data
+               if (value(r[header.index("pspReference")]) or "").isdigit()]
+    assert numeric and all(isinstance(v, str) for v in numeric)
+    lake_psps = {r[0] for r in lake_query(config, "SELECT psp_reference FROM recon_mismatches")}
+    assert set(numeric) <= lake_psps
     # Amounts are exactly the minor units of the lake, in major units.
     want = sorted(lake_query(
         config, "SELECT psp_reference, vipps_amount, entur_amount, difference FROM recon_mismatches"), key=str)
@@ -192,10 +196,11 @@ def test_cell_types_ids_amounts_dates(sample):
     ages = {r[header.index("Age (days)")].value for r in data}
     assert ages <= {(TODAY - d).days for d in (date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26))}
     q_header, q_data = table(wb["Quarantine"])
+    assert len(q_data) == len(EXPECTED["quarantine"])
     assert all(isinstance(r[q_header.index("Landed at")].value, datetime) for r in q_data)
     assert all(isinstance(r[q_header.index("Record id")].value, str) for r in q_data)
     _v_header, v_data = table(wb["VAT"])
-    assert all(isinstance(r[0].value, datetime) for r in v_data)
+    assert v_data and all(isinstance(r[0].value, datetime) for r in v_data)
 
 
 def test_totals_tie_to_control_and_to_the_lake(sample):
@@ -250,7 +255,12 @@ def test_summary_lists_every_code_and_ties_to_mismatches(sample):
     assert f["Period"][:2] == (datetime(2026, 10, 24), datetime(2026, 10, 26))
     assert f["Matched units"][0] == report.reconcile.matched
     assert f["Provisional dates"][0] == "none"
-    assert 0.9 < f["Match rate"][0] < 1
+    # matched units ÷ (matched units + exceptions of the codes marked "yes" under In match rate), to 0.01 %
+    in_rate = sum(r[1] for r in codes[1:] if r[4] == "yes")
+    assert 0 < in_rate < sum(r[1] for r in codes[1:])  # some codes count, some do not
+    want = (Decimal(report.reconcile.matched) / (report.reconcile.matched + in_rate)).quantize(
+        Decimal("0.0001"), ROUND_HALF_EVEN)
+    assert dec(f["Match rate"][0]) == want and 0 < want < 1
     sources = block(ws, "Sources")
     assert [r[0] for r in sources[1:]] == ["vipps", "entur", "samtrafiken"]
     assert all("embedded sandbox" in r[5] for r in sources[1:])
@@ -340,8 +350,19 @@ def test_large_sheets_are_read_page_by_page_in_file_order(sample, tmp_path, monk
     import recon.reports.sheets as sheets
 
     config, _, full = sample
-    monkeypatch.setattr(sheets, "PAGE", 4)  # 21 mismatches: six pages, the last one short
+    firsts = []
+    real_fetch = sheets.fetch
+
+    def fetch(con, sql_file, params):
+        if sql_file == MISMATCHES.sql:
+            firsts.append(params.get("first"))
+        return real_fetch(con, sql_file, params)
+
+    monkeypatch.setattr(sheets, "PAGE", 4)
+    monkeypatch.setattr(sheets, "fetch", fetch)
     report = write_report(config, FROM, TO, today=TODAY, out=tmp_path / "paged.xlsx")
+    # One query per page of 4, the last one short; and the same rows as the unpaged sheet.
+    assert firsts == list(range(0, len(EXPECTED["mismatches"]), 4))
     assert mismatch_rows(load_workbook(report.path)) == mismatch_rows(full)
 
 
@@ -468,8 +489,8 @@ def test_data_origin_names_the_apis_and_never_credentials():
         "entur": {"client_id": "c", "client_name": "acme"},
     })
     origin = data_origin(config)
-    assert origin["vipps"].startswith("Vipps MobilePay Sales API https://api.vipps.no")
-    assert "123456 (Europe/Oslo)" in origin["vipps"] and origin["entur"] == "Entur Sales API https://api.entur.io"
+    assert origin == {"vipps": "Vipps MobilePay Sales API https://api.vipps.no/, ledgers 123456 (Europe/Oslo)",
+                      "entur": "Entur Sales API https://api.entur.io"}
     assert not any(s in " ".join(origin.values()) for s in ("hunter2", "s3cret", "user"))
 
 
@@ -487,3 +508,15 @@ def test_the_openpyxl_private_parts_the_writer_uses_are_checked(monkeypatch):
     monkeypatch.setattr(excel, "OPENPYXL_PRIVATE", (*excel.OPENPYXL_PRIVATE, "Cell._gone"))
     with pytest.raises(ImportError, match=r"lacks Cell\._gone"):
         excel.check_openpyxl()
+
+
+def test_control_counts_the_vipps_entries_left_out_of_matching(sample):
+    config, _, wb = sample
+    found = block(wb["Control"], "Vipps entries of the period not matched against Entur (payment type not in "
+                                 "reconcile.vipps_payment_types = WALLET)")
+    assert found[0][:4] == ("Payment type", "Entry type", "Currency", "Entries")
+    want = lake_query(config, "SELECT payment_type, entry_type, currency, count(*) FROM vipps_sales_entries "
+                              "WHERE business_date BETWEEN DATE '2026-10-24' AND DATE '2026-10-26' "
+                              "AND payment_type <> 'WALLET' GROUP BY ALL ORDER BY ALL")
+    assert {"CARD", "CASH"} <= {w[0] for w in want}
+    assert [tuple(r[:4]) for r in found[1:]] == [tuple(w) for w in want]

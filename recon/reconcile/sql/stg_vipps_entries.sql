@@ -2,7 +2,10 @@
 -- key and content. Filtering the raw files by business date first lets DuckDB skip every other
 -- partition, so the cost follows the period, not the age of the lake.
 SELECT entry_key, ledger_id, entry_type, psp_reference, reference, currency, gross, net, vat, line_count,
-       has_vat_breakdown, sales_category, time, business_date, _row_id
+       has_vat_breakdown, sales_category, time, business_date, _row_id,
+       -- Matched against Entur only for the configured payment types (reconcile.vipps_payment_types);
+       -- an entry without paymentType takes part. VAT checks and the VAT summary cover every entry.
+       payment_type IS NULL OR list_contains($payment_types, upper(payment_type)) AS in_scope, payment_type
 FROM raw_vipps_sales_entries
 WHERE business_date BETWEEN $date_from - $window AND $date_to + $window
 QUALIFY row_number() OVER (PARTITION BY entry_key, _hash

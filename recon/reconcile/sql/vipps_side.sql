@@ -1,4 +1,5 @@
--- Vipps captures and refunds of the read window. Amounts are compared by absolute value:
+-- Vipps captures and refunds of the read window whose payment type is in scope (mPOS card and cash
+-- sales have no Vipps-paid counterpart in Entur; the Control sheet counts them). Amounts are compared by absolute value:
 -- refunds land negative, credits are positive. An entry without amounts counts its lines.
 SELECT
     e.entry_type AS kind,
@@ -15,3 +16,4 @@ FROM stg_vipps_entries AS e
 LEFT JOIN (SELECT _parent_row_id, CAST(sum(line_total_gross) AS BIGINT) AS line_gross
            FROM stg_vipps_lines GROUP BY ALL) AS l
     ON l._parent_row_id = e._row_id
+WHERE e.in_scope

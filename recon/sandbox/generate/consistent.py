@@ -131,7 +131,7 @@ def _vipps_sale(w: World, p: _Plan) -> Sale:
     for cap, t in zip(sale.captures, times, strict=False):
         remaining -= cap["amounts"]["gross"]
         sale.txns.append(w.txn(cap["amounts"]["gross"], t + timedelta(seconds=rng.randrange(5, 240)),
-                               external=cap["pspReference"], to_capture=remaining))
+                               external=cap["pspReference"], to_capture=remaining, method=w.entur_method(cap)))
     sale.payment = w.payment(sale.order_id, p.when - timedelta(seconds=rng.randrange(60, 600)),
                              txns + sale.txns, total=total, version=p.version)
     if p.refund:
@@ -183,7 +183,7 @@ def _refund(w: World, p: _Plan, sale: Sale) -> None:
     sale.refunds.append(refund)
     amount = abs(refund["amounts"]["gross"])
     credited = when + timedelta(seconds=rng.randrange(5, 300))
-    ct = w.credit_txn(paid, amount, credited, external=refund["pspReference"])
+    ct = w.credit_txn(paid, amount, credited, external=refund["pspReference"], method=paid["paymentType"])
     sale.credits.append(w.credit(sale.order_id, credited, [ct], version=p.version + 1,
                                  payment=sale.payment))
 

@@ -73,7 +73,7 @@ class _Plant:
         t = w.at(day, hhmm, fold)
         sale = Sale(w.order_id(numeric), ledger)
         sale.lines = [w.line(PRODUCTS[name], qty) for name, qty in items]
-        cap = w.vipps_entry(ledger, sale.order_id, t, solution, lines=sale.lines)
+        cap = w.vipps_entry(ledger, sale.order_id, t, solution, lines=sale.lines, payment_type="WALLET")
         sale.captures.append(cap)
         gross = cap["amounts"]["gross"]
         sale.txns.append(w.txn(gross, t + timedelta(seconds=entur_delay_s),
@@ -85,7 +85,8 @@ class _Plant:
     def capture(self, sale: Sale, t: datetime, items: Sequence[tuple[str, int]]) -> Record:
         lines = [self.w.line(PRODUCTS[name], qty) for name, qty in items]
         assert sale.ledger_id is not None
-        cap = self.w.vipps_entry(sale.ledger_id, sale.order_id, t, "SHOPPING_BASKET", lines=lines)
+        cap = self.w.vipps_entry(sale.ledger_id, sale.order_id, t, "SHOPPING_BASKET", lines=lines,
+                                 payment_type="WALLET")
         sale.captures.append(cap)
         sale.lines += lines
         return cap
@@ -353,7 +354,7 @@ def _p_vat(pl: _Plant) -> None:
 def _entur_for(w: World, oid: str, cap: Record, t: datetime) -> Record:
     """The Entur payment matching capture `cap` by key 1."""
     gross = cap["amounts"]["gross"]
-    txn = w.txn(gross, t + timedelta(seconds=70), external=cap["pspReference"])
+    txn = w.txn(gross, t + timedelta(seconds=70), external=cap["pspReference"], method=w.entur_method(cap))
     w.payment(oid, t - timedelta(minutes=2), [txn], total=gross)
     return txn
 
@@ -578,6 +579,23 @@ def _duplicated_event(w: World) -> Record:
     raise RuntimeError("no duplicated event")
 
 
+def _p_scope_traps(pl: _Plant) -> None:
+    """mPOS card and cash sales: Vipps Sales API entries with no Vipps-paid counterpart in Entur."""
+    w = pl.w
+    card = pl.found(lambda s: s.captures and s.captures[0]["paymentType"] == "CARD" and not s.refunds,
+                    "mPOS card sale")
+    pl.trap("mPOS card sale", {"ledgerId": card.ledger_id, "pspReference": card.captures[0]["pspReference"],
+                               "orderId": card.order_id},
+            "paymentType CARD, paid by card in Entur (VISA): out of the matching scope "
+            "(reconcile.vipps_payment_types), counted on the Control sheet, never MISSING_IN_ENTUR")
+    t = w.at(1, "10:10")
+    cash = w.vipps_entry(pl.l1, w.order_id(), t, "MPOS", lines=[w.line(PRODUCTS["Kaffe"])], payment_type="CASH")
+    cash["pspReference"] = None  # cash has no PSP
+    pl.trap("mPOS cash sale", {"ledgerId": pl.l1, "reference": cash["reference"]},
+            "paymentType CASH, no pspReference and nothing in Entur: out of the matching scope, counted "
+            "on the Control sheet")
+
+
 def _p_malformed(pl: _Plant) -> None:
     w = pl.w
 
@@ -643,7 +661,7 @@ def planted_sample(seed: int = SAMPLE_SEED) -> tuple[Dataset, dict[str, Any]]:
     pl = _Plant(w, sales)
     for plant in (_p_missing, _p_amount_currency, _p_duplicate, _p_refunds, _p_vat,
                   _p_bookings, _p_timing, _p_partial_traps, _p_redelivery_traps,
-                  _p_entur_traps, _p_booking_traps, _p_id_and_time_traps, _p_malformed):
+                  _p_entur_traps, _p_booking_traps, _p_id_and_time_traps, _p_scope_traps, _p_malformed):
         plant(pl)
     expected = {
         "mismatches": pl.mismatches,

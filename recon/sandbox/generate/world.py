@@ -280,6 +280,12 @@ class World:
         self.deliver_vipps(ledger, entry, when)
         return entry
 
+    @staticmethod
+    def entur_method(entry: Record) -> str:
+        """How Entur records the payment of a Vipps entry: VIPPS for the app (WALLET), the card
+        scheme for an mPOS card sale (which has no Vipps-paid counterpart in Entur)."""
+        return "VIPPS" if entry.get("paymentType") in (None, "WALLET") else "VISA"
+
     def deliver_vipps(self, ledger: str, entry: Record, at: datetime) -> None:
         self.vipps[ledger].append((at, next(self._seq), entry))
 
