@@ -121,10 +121,13 @@ def normalise_credit(record: Any, raw: str, tz: str) -> Parsed:
             t = timestamp(tx.get("createdAt"), "credit transaction createdAt", required=False)
             if t:
                 tx_times.append(t)
-    # A credit without createdAt is dated by its first transaction: never guessed beyond that.
-    dated = created or (min(tx_times) if tx_times else None)
+    updated = timestamp(record.get("updatedAt"), "updatedAt", required=False)
+    # createdAt on a credit is inferred, not documented: a credit without it is dated by its first
+    # transaction, then by its updatedAt, and quarantined only when it has none of them.
+    dated = created or (min(tx_times) if tx_times else None) or updated
     if dated is None:
-        raise BadValue("missing_field", "missing createdAt (on the credit and on all its transactions)")
+        raise BadValue("missing_field", "missing createdAt (on the credit and on all its transactions) and "
+                                        "updatedAt")
     order_version = integer(record.get("orderVersion"), "orderVersion")
     status = _upper(record.get("status"), "credit status")
     row = {
@@ -132,7 +135,7 @@ def normalise_credit(record: Any, raw: str, tz: str) -> Parsed:
         "organisation_id": ident(record.get("organisationId"), "organisationId", required=False),
         "total_credit_amount": _money(record, "totalCreditAmount", ""), "currency": cur,
         "status": status, "created_at": created,
-        "updated_at": timestamp(record.get("updatedAt"), "updatedAt", required=False),
+        "updated_at": updated,
         "customer_number": ident(record.get("customerNumber"), "customerNumber", required=False),
         "active": boolean(record.get("active"), "active"), "transaction_count": len(txs),
         "business_date": business_date(dated, tz),
@@ -152,7 +155,10 @@ def normalise_credit(record: Any, raw: str, tz: str) -> Parsed:
             "amount": _money(tx, "amount", where, required=True),
             "currency": currency(tx.get("currency"), "credit transaction currency", default=cur),
             "created_at": tx_created,
-            "reimbursement_method": _upper(tx.get("reimbursementMethod"), "reimbursementMethod"),
+            # The credit transaction's shape is undocumented: its method is reimbursementMethod,
+            # else (as on payment transactions) paymentType.
+            "reimbursement_method": _upper(tx.get("reimbursementMethod") or tx.get("paymentType"),
+                                           "reimbursementMethod"),
             "reimbursement_type_group": _upper(tx.get("reimbursementTypeGroup"), "reimbursementTypeGroup"),
             "external_transaction_id": ident(tx.get("externalTransactionId"), "externalTransactionId",
                                              required=False),
