@@ -128,6 +128,8 @@ def _print_pull(result: Any) -> None:
                    f"quarantined={r.quarantined} retries={retries} ({r.seconds:.1f}s)")
         if r.error:
             click.echo(f"{'':12s} {r.error}")
+        for value, n in sorted(r.unknown.items()):
+            click.echo(f"{'':12s} {n} landed with {value}, unknown to recon: not matched")
 
 
 @cli.command()

@@ -22,6 +22,7 @@ from recon.ingest.sources.vipps import VippsSource
 from recon.lake.catalog import build_catalog
 from recon.lake.landing import Landing
 from recon.lake.store import Lake, new_run_id
+from recon.logs import one_line, redact
 
 log = logging.getLogger("recon.pull")
 
@@ -33,6 +34,7 @@ class SourceResult:
     error: str | None = None
     outcome: str = "ok"  # ok | partial (some ledgers failed, the rest landed) | failed
     failed_parts: dict[str, str] = field(default_factory=dict)  # e.g. ledger id -> why it was not read
+    unknown: dict[str, int] = field(default_factory=dict)  # values recon does not know -> records
     pages: int = 0
     records: int = 0
     quarantined: int = 0
@@ -120,10 +122,21 @@ def pull(
     lake.write_state({
         "run_id": run_id, "kind": "pull", "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(), "ok": result.ok,
-        "sources": [asdict(r) for r in results],
+        "sources": [_redacted(asdict(r)) for r in results],
     }, "runs", run_id)
     build_catalog(lake)
     return result
+
+
+def _redacted(value: Any) -> Any:
+    """Every text of a manifest entry through the redactor (errors, and whatever a server sent)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flush_rows: int,
@@ -155,10 +168,15 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
             assert cfg.samtrafiken is not None
             result.cursors = SamtrafikenSource(cfg.samtrafiken, api, lake, flush_rows).pull(landing, progress)
     except SourceError as exc:
-        result.ok, result.outcome, result.error = False, "failed", str(exc)
+        # Redacted here, once: the error goes to stdout, the manifest and the workbook's Control.
+        result.ok, result.outcome, result.error = False, "failed", one_line(redact(str(exc)))
         log.error("%s", exc)
     result.pages, result.records, result.quarantined = progress.pages, progress.records, progress.quarantined
     result.landed = dict(landing.landed)
+    result.unknown = dict(progress.unknown)
+    for value, n in sorted(progress.unknown.items()):
+        log.warning("%s: %d record%s with %s landed; recon does not know that value, so they take no part "
+                    "in matching", name, n, "s" if n > 1 else "", value)
     result.requests = api.session.requests
     result.retries = dict(api.session.retries)
     result.waited_seconds = round(sum(api.session.waited), 3)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recon.ingest.http import TooDeep
 from recon.ingest.validation import BadValue
 from recon.lake.landing import Landing, canonical_json
 from recon.money import MoneyError
@@ -18,6 +20,9 @@ class Parsed:
     table: str
     row: dict[str, Any]
     children: dict[str, list[tuple[dict[str, Any], Any]]] = field(default_factory=dict)  # (row, raw item)
+    # Values the APIs added that recon does not know (an entry type, a status): the record lands,
+    # takes no part in matching, and is counted and warned about, e.g. "entryType 'chargeback'".
+    unknown: tuple[str, ...] = ()
 
 
 Normaliser = Callable[[Any, str], Parsed]
@@ -30,6 +35,7 @@ class Progress:
     pages: int = 0
     records: int = 0
     quarantined: int = 0
+    unknown: Counter[str] = field(default_factory=Counter)  # see Parsed.unknown
     on_page: Callable[[Progress], None] | None = None
 
     def page(self, n_records: int) -> None:
@@ -50,6 +56,44 @@ def guess_id(record: Any, *keys: str) -> str | None:
     return None
 
 
+# A record nested deeper than this goes to quarantine (``too_deep``); no API's record comes close.
+MAX_DEPTH = 64
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers more than ``limit`` levels deep (a dict or list is one
+    level; a TooDeep marker from the decoder is deeper than any limit). Recursion is bounded by
+    ``limit``, and only containers are descended into."""
+    kind = type(value)
+    if kind is TooDeep:
+        return True
+    if kind is not dict and kind is not list:
+        return False
+    if limit <= 0:
+        return True
+    for item in value.values() if kind is dict else value:
+        item_kind = type(item)
+        if item_kind is dict or item_kind is list:
+            if _deeper_than(item, limit - 1):
+                return True
+        elif item_kind is TooDeep:
+            return True
+    return False
+
+
+def _cut(value: Any, limit: int) -> Any:
+    """A copy of ``value`` down to ``limit`` levels; deeper containers become a short text."""
+    if type(value) is dict:
+        if limit <= 0:
+            return "<cut: nested deeper>"
+        return {key: _cut(item, limit - 1) for key, item in value.items()}
+    if type(value) is list:
+        if limit <= 0:
+            return "<cut: nested deeper>"
+        return [_cut(item, limit - 1) for item in value]
+    return value
+
+
 def land_page(
     landing: Landing,
     records: Iterable[Any],
@@ -65,6 +109,14 @@ def land_page(
     buffered: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         n += 1
+        if _deeper_than(record, MAX_DEPTH):
+            # Only a cut of it is kept: encoding it whole could itself exceed the recursion limit.
+            landing.quarantine(kind, "too_deep", f"the record is nested more than {MAX_DEPTH} levels deep",
+                               canonical_json(_cut(record, MAX_DEPTH)), record_id=guess_id(record, *id_keys),
+                               context=context)
+            if progress:
+                progress.quarantined += 1
+            continue
         raw = canonical_json(record)
         try:
             parsed = normalise(record, raw)
@@ -73,6 +125,8 @@ def land_page(
             if progress:
                 progress.quarantined += 1
             continue
+        if progress:
+            progress.unknown.update(parsed.unknown)
         parent = landing.stamp(parsed.row, raw)
         buffered.setdefault(parsed.table, []).append(parent)
         for table, children in parsed.children.items():

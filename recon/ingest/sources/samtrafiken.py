@@ -60,8 +60,10 @@ def normalise_event(record: Any, raw: str, cfg: SamtrafikenConfig, seq: int) -> 
     event_time = timestamp(record.get("eventTime"), "eventTime")
     assert event_time is not None
     status = text(record.get("status"), "status", max_len=50)
-    if not status or status.upper() not in STATUSES:
-        raise BadValue("unknown_status", f"unknown status {status!r}")
+    if not status:
+        raise BadValue("missing_field", "missing status")
+    # A status recon does not know lands (the API adds values); bookings in it are not checked.
+    unknown = () if status.upper() in STATUSES else (f"booking status {status!r}",)
     prices = {k: _price(record, k) for k in ("totalPrice", "refundAmount", "cancellationFee")}
     cur = record.get("currency")
     if cur is None and isinstance(record.get("totalPrice"), dict):
@@ -83,7 +85,7 @@ def normalise_event(record: Any, raw: str, cfg: SamtrafikenConfig, seq: int) -> 
         "cancellation_fee": prices["cancellationFee"], "vat_json": _vat(record.get("vat")),
         "feed_seq": seq, "business_date": business_date(event_time, cfg.timezone),
     }
-    return Parsed("samtrafiken_booking_events", row)
+    return Parsed("samtrafiken_booking_events", row, unknown=unknown)
 
 
 class SamtrafikenSource:

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from recon.config import VippsConfig, VippsLedger
 from recon.errors import FatalSourceError, HttpStatusError
+from recon.ingest.http import path_segment
 from recon.ingest.paging import CursorPage, Getter, cursor_pages
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
@@ -36,10 +36,11 @@ def _amount(obj: dict[str, Any], key: str, sign: int, where: str) -> int | None:
     if value is None:
         return None
     if type(value) is int and -(2**62) < value < 2**62:
-        return sign * abs(value)
+        return sign * abs(value) if sign else value
     try:
-        # The refund sign is undocumented: whatever the API sends, refunds land negative.
-        return sign * abs(minor_int(value))
+        # The refund sign is undocumented: whatever the API sends, refunds land negative (sign 0:
+        # an entry type recon does not know keeps the sign it was sent with).
+        return sign * abs(minor_int(value)) if sign else minor_int(value)
     except MoneyError as exc:
         raise BadValue(exc.code, f"{where}{key}: {exc}") from None
 
@@ -63,11 +64,14 @@ def _quantity(value: Any) -> Decimal | None:
 def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
     if not isinstance(record, dict):
         raise BadValue("bad_shape", "entry is not a JSON object")
-    entry_type = record.get("entryType")
-    if not isinstance(entry_type, str) or entry_type.lower() not in ENTRY_TYPES:
-        raise BadValue("unknown_entry_type", f"unknown entryType {entry_type!r}")
-    entry_type = entry_type.lower()
-    sign = ENTRY_TYPES[entry_type]
+    raw_type = text(record.get("entryType"), "entryType", max_len=100)
+    if not raw_type:
+        raise BadValue("missing_field", "missing entryType")
+    entry_type = raw_type.lower()
+    # The API adds entry types without notice: an unknown one lands as sent (its amounts keep their
+    # sign), takes no part in matching or VAT, and is counted and warned about.
+    sign = ENTRY_TYPES.get(entry_type, 0)
+    unknown = () if sign else (f"entryType {raw_type!r}",)
     ts = timestamp(record.get("time"), "time")
     assert ts is not None
     psp = ident(record.get("pspReference"), "pspReference", required=False)
@@ -128,7 +132,7 @@ def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
             "category": text(line.get("category"), "line category", max_len=200),
             "business_date": day,
         }, line))
-    return Parsed("vipps_sales_entries", row, {"vipps_sales_lines": children} if children else {})
+    return Parsed("vipps_sales_entries", row, {"vipps_sales_lines": children} if children else {}, unknown)
 
 
 # What a ledger answers when the merchant withdrew consent (404 "No such ledgerId") or our key
@@ -181,7 +185,7 @@ class VippsSource:
         state = self.lake.read_state("vipps", f"ledger-{ledger.ledger_id}") or {}
         before = state.get("cursor")
         cursor = before
-        path = f"{LEDGERS_PATH}/{quote(ledger.ledger_id, safe='')}"
+        path = f"{LEDGERS_PATH}/{path_segment(ledger.ledger_id)}"
         for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=before):
             self._land(landing, page, ledger, f"ledger {ledger.ledger_id} feed", progress)
             cursor = page.cursor
@@ -197,7 +201,7 @@ class VippsSource:
         """All entries of the given ledger dates (re-landing is harmless: the views dedupe)."""
         def one_ledger(ledger: VippsLedger) -> None:
             for day in days:
-                path = f"{LEDGERS_PATH}/{quote(ledger.ledger_id, safe='')}/dates/{day.isoformat()}"
+                path = f"{LEDGERS_PATH}/{path_segment(ledger.ledger_id)}/dates/{day.isoformat()}"
                 for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=None):
                     self._land(landing, page, ledger, f"ledger {ledger.ledger_id} date {day}", progress)
                     if landing.pending >= self.flush_rows:
@@ -213,9 +217,9 @@ class VippsSource:
         """One order's (``reference``) or one transaction's (``pspReference``) entries, in every ledger."""
         found = 0
         for ledger in self.cfg.ledgers:
-            base = f"{LEDGERS_PATH}/{quote(ledger.ledger_id, safe='')}"
-            path = (f"{base}/references/{quote(reference, safe='')}" if reference is not None
-                    else f"{base}/psp-references/{quote(str(psp_reference), safe='')}")
+            base = f"{LEDGERS_PATH}/{path_segment(ledger.ledger_id)}"
+            path = (f"{base}/references/{path_segment(reference)}" if reference is not None
+                    else f"{base}/psp-references/{path_segment(str(psp_reference))}")
             for page in self._lookup_pages(path):
                 found += len(page.items)
                 self._land(landing, page, ledger, f"ledger {ledger.ledger_id} lookup", progress)

@@ -8,5 +8,7 @@ SELECT entry_key, ledger_id, entry_type, psp_reference, reference, currency, gro
        payment_type IS NULL OR list_contains($payment_types, upper(payment_type)) AS in_scope, payment_type
 FROM raw_vipps_sales_entries
 WHERE business_date BETWEEN $date_from - $window AND $date_to + $window
+  -- Entry types recon does not know landed (counted and warned about at pull) but take no part.
+  AND entry_type IN ('capture', 'refund')
 QUALIFY row_number() OVER (PARTITION BY entry_key, _hash
                            ORDER BY landing_seq(_landed_at, _row_id)) = 1

@@ -620,9 +620,10 @@ def _p_malformed(pl: _Plant) -> None:
            "`time` 2026-10-25T25:61:00Z cannot be parsed")
     e = va(pl.l2, 2, "12:34", 9900)
     e["entryType"] = "chargeback"
-    pl.bad("vipps", "unknown_entry_type", {"ledgerId": pl.l2, "pspReference": e["pspReference"],
-                                           "reference": e["reference"]},
-           "entryType \"chargeback\" is neither capture nor refund")
+    pl.trap("unknown Vipps entryType", {"ledgerId": pl.l2, "pspReference": e["pspReference"],
+                                        "reference": e["reference"]},
+            "entryType \"chargeback\" is neither capture nor refund: it lands (the API adds types), takes "
+            "no part in matching or VAT, and the pull warns about it")
     e = va(pl.l1, 2, "16:00")
     e["currency"] = "NOKK"
     pl.bad("vipps", "bad_currency", {"ledgerId": pl.l1, "pspReference": e["pspReference"],
