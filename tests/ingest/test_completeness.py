@@ -11,18 +11,14 @@ import subprocess
 import sys
 
 from builders import small_dataset
+from lake_rows import rows
 
 from recon.ingest.pull import pull
-from recon.lake.catalog import connect
 from recon.lake.store import Lake
 
 
 def count(config, table):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    finally:
-        con.close()
+    return rows(config, f"SELECT count(*) FROM {table}")[0][0]
 
 
 def entur_pages(setup):

@@ -4,18 +4,9 @@ credit transactions that name their method as paymentType."""
 from __future__ import annotations
 
 from builders import entur_credit, small_dataset
+from lake_rows import rows
 
 from recon.ingest.pull import pull
-from recon.lake.catalog import connect
-from recon.lake.store import Lake
-
-
-def rows(config, sql):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_credits_are_dated_by_their_transactions_then_their_updated_at(make_setup):

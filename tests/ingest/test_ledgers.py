@@ -8,18 +8,14 @@ import sys
 from datetime import date
 
 from builders import small_dataset
+from lake_rows import rows
 
 from recon.ingest.pull import PullRequest, pull
-from recon.lake.catalog import connect
 from recon.lake.store import Lake
 
 
 def ledgers_landed(config):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute("SELECT ledger_id, count(*) FROM vipps_sales_entries GROUP BY ALL ORDER BY 1").fetchall()
-    finally:
-        con.close()
+    return rows(config, "SELECT ledger_id, count(*) FROM vipps_sales_entries GROUP BY ALL ORDER BY 1")
 
 
 def test_a_revoked_ledger_fails_alone_and_the_others_move_their_cursors(make_setup):

@@ -5,18 +5,10 @@ from __future__ import annotations
 import json
 
 from builders import booking_event, entur_credit, entur_payment, small_dataset
+from lake_rows import rows
 
 from recon.ingest.pull import pull
-from recon.lake.catalog import connect
 from recon.lake.store import Lake
-
-
-def rows(config, sql):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def entur_calls(setup, endpoint, start=0):
@@ -36,8 +28,9 @@ def test_page_base_0_reads_a_server_that_counts_pages_from_0(make_setup):
     assert rows(config, "SELECT count(*) FROM entur_payments") == [(25,)]
 
 
-def test_page_base_1_starts_at_page_1(make_setup):
+def test_page_base_1_starts_at_page_1_without_a_probe(make_setup):
     setup = make_setup(small_dataset(n=25))
+    setup.config_path.write_text(setup.config_path.read_text().replace("[entur]\n", "[entur]\npage_base = 1\n"))
     assert setup.config().entur.page_base == 1
     assert pull(setup.config(), ["entur"]).ok
     pages = [c["query"]["page"] for c in entur_calls(setup, "/payments")]

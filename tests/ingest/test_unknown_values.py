@@ -6,19 +6,10 @@ import logging
 from datetime import date
 
 from builders import booking_event, entur_payment, small_dataset, vipps_entry
+from lake_rows import rows
 
 from recon.ingest.pull import pull
-from recon.lake.catalog import connect
-from recon.lake.store import Lake
 from recon.reconcile.runner import reconcile
-
-
-def rows(config, sql):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_an_unknown_entry_type_and_status_land_unmatched_counted_and_warned(make_setup, caplog):

@@ -8,10 +8,8 @@ import subprocess
 import sys
 
 from builders import small_dataset
+from lake_rows import rows
 from openpyxl import load_workbook
-
-from recon.lake.catalog import connect
-from recon.lake.store import Lake
 
 PERIOD = ["--from", "2026-10-24", "--to", "2026-10-26"]
 VIPPS_ENTUR = {"MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRENCY_MISMATCH", "DUPLICATE",
@@ -22,14 +20,6 @@ def run(setup, *extra):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RECON_")}, **setup.env}
     return subprocess.run([sys.executable, "-m", "recon.cli", "run", "--config", str(setup.config_path), *PERIOD,
                            *extra], capture_output=True, text=True, env=env, timeout=120)
-
-
-def rows(config, sql):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_a_revoked_ledger_is_reconciled_around_and_its_checks_marked_incomplete(make_setup):
