@@ -102,12 +102,14 @@ class VippsConfig:
     token_url: str
     client_id: str
     secret_env: str
-    ledgers: tuple[VippsLedger, ...]
+    ledgers: tuple[VippsLedger, ...]  # empty with auto_ledgers: discovered at every pull
     page_size: int = 1000
     system_name: str = "recon"
     system_version: str = "0.1.0"
     plugin_name: str = "recon"
     plugin_version: str = "0.1.0"
+    auto_ledgers: bool = False  # ledgers = "auto": the Report API's list of granted ledgers
+    timezone: str = DEFAULT_TZ  # of ledgers found by auto (SEK ledgers: Europe/Stockholm)
 
 
 @dataclass(frozen=True)
@@ -349,11 +351,13 @@ def _num(value: float | None) -> str:
 
 def _ledgers(sec: Section, tz: str) -> tuple[VippsLedger, ...]:
     raw = sec.data.get("ledgers", _MISSING)
+    if raw == "auto":
+        return ()
     if raw is _MISSING:
         sec.problems.add(sec._key("ledgers"), "is required: list the ledger ids recon may read")
         return ()
     if not isinstance(raw, list) or not raw:
-        sec.problems.add(sec._key("ledgers"), "must list at least one ledger id")
+        sec.problems.add(sec._key("ledgers"), 'must list at least one ledger id, or be "auto"')
         return ()
     ledgers: list[VippsLedger] = []
     for i, item in enumerate(raw):
@@ -389,6 +393,8 @@ def _vipps(sec: Section, sandbox: bool) -> VippsConfig:
         system_version=sec.text("system_version", "0.1.0")[:30],
         plugin_name=sec.text("plugin_name", "recon")[:30],
         plugin_version=sec.text("plugin_version", "0.1.0")[:30],
+        auto_ledgers=sec.data.get("ledgers") == "auto",
+        timezone=tz,
     )
 
 

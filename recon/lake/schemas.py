@@ -61,6 +61,10 @@ TABLES: dict[str, Table] = {
             f("discount_total", I), f("line_total_gross", I), f("line_total_net", I),
             f("vat_rate_bp", I), f("vat_amount", I), f("category", S),
         ], key=("entry_key", "line_no"), parent="vipps_sales_entries"),
+        Table("vipps_ledgers", "vipps", [
+            f("ledger_id", S), f("currency", S), f("payout_account_scheme", S), f("payout_account_id", S),
+            f("owner_scheme", S), f("owner_id", S), f("recipient_handles", S), f("sales_units", S),
+        ], key=("ledger_id", "_hash"), partition="listed_date"),
         Table("entur_payments", "entur", [
             f("payment_id", S), f("order_id", S), f("order_version", I), f("organisation_id", S),
             f("total_amount", I), f("currency", S), f("created_at", TS), f("updated_at", TS),

@@ -20,7 +20,8 @@ def collect_status(config: Config) -> dict[str, Any]:
         quarantine = con.execute(
             "SELECT source, reason_code, count(*) FROM quarantine GROUP BY ALL ORDER BY 1, 3 DESC, 2"
         ).fetchall()
-        newest = {name: scalar(con, f"SELECT max(business_date) FROM {name}") for name in TABLES}
+        newest = {name: scalar(con, f"SELECT max(business_date) FROM {name}") for name, spec in TABLES.items()
+                  if spec.partition == "business_date"}
         last_job = con.execute(
             "SELECT run_id, finished_at, exit_code, list(struct_pack(source, outcome, error) ORDER BY source) "
             "FROM recon_runs GROUP BY ALL ORDER BY finished_at DESC LIMIT 1").fetchone()
@@ -41,7 +42,7 @@ def collect_status(config: Config) -> dict[str, Any]:
             "last_successful_at": last_ok and last_ok.get("finished_at"),
             "rows": {t: counts[t] for t, spec in TABLES.items() if spec.source == name},
             "newest_business_date": max((str(newest[t]) for t, spec in TABLES.items()
-                                         if spec.source == name and newest[t] is not None), default=None),
+                                         if spec.source == name and newest.get(t) is not None), default=None),
             "quarantined": {reason: n for src, reason, n in quarantine if src == name},
         }
     folder = config.reports_folder

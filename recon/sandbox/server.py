@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import functools
 import hmac
 import json
 import re
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -90,6 +92,7 @@ class _Reply:
     body: bytes
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
+    drip: int | None = None  # the `slow-body` quirk: send the body at this many bytes per second
 
 
 class _Refusal(Exception):
@@ -117,7 +120,10 @@ class _Request:
 
 
 def _json(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> _Reply:
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        text = _deep_dumps(doc)  # a record nested beyond the recursion limit is served as it is
     try:
         # surrogateescape: a record may carry raw non-UTF-8 bytes (decoded with surrogateescape)
         # that are to be served as those bytes.
@@ -128,11 +134,54 @@ def _json(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -
     return _Reply(status, body, "application/json", headers or [])
 
 
+def _deep_dumps(doc: Any) -> str:
+    """``json.dumps`` (compact) without recursion, for documents nested deeper than it can go."""
+    out: list[str] = []
+    stack: list[Any] = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Raw):
+            out.append(item.text)
+        elif isinstance(item, dict):
+            out.append("{")
+            parts: list[Any] = []
+            for i, (key, value) in enumerate(item.items()):
+                parts += [_Raw(("," if i else "") + json.dumps(str(key), ensure_ascii=False) + ":"), value]
+            stack += [_Raw("}"), *reversed(parts)]
+        elif isinstance(item, list | tuple):
+            out.append("[")
+            parts = []
+            for i, value in enumerate(item):
+                parts += [_Raw(",")] * bool(i) + [value]
+            stack += [_Raw("]"), *reversed(parts)]
+        else:
+            out.append(json.dumps(item, ensure_ascii=False))
+    return "".join(out)
+
+
+@dataclass
+class _Raw:
+    text: str
+
+
+@functools.cache
+def _gzip_bomb(mib: int) -> bytes:
+    """The `gzip-bomb` quirk's body: gzip of an empty Vipps-style page padded with ``mib`` MiB of
+    blanks (valid JSON once decoded; about 1 KiB compressed per MiB)."""
+    engine = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    blanks = b" " * (1 << 20)
+    parts = [engine.compress(b'{"items":[')]
+    parts += [engine.compress(blanks) for _ in range(mib)]
+    parts += [engine.compress(b'],"hasMore":false}'), engine.flush()]
+    return b"".join(parts)
+
+
 _SEG = "([^/]+)"
 _LEDGER = "/vipps/sales/report/v1/ledgers/" + _SEG
 # (method, path pattern, api, Sandbox method name). GET routes are the data routes.
 _ROUTE_TABLE: list[tuple[str, str, str, str]] = [
     ("POST", "/vipps/miami/v1/token", "vipps", "_vipps_token"),
+    ("GET", "/vipps/settlement/v1/ledgers", "vipps", "_vipps_ledger_list"),
     ("GET", _LEDGER, "vipps", "_vipps_feed"),
     ("GET", _LEDGER + "/dates/" + _SEG, "vipps", "_vipps_dates"),
     ("GET", _LEDGER + "/references/" + _SEG, "vipps", "_vipps_reference"),
@@ -377,6 +426,8 @@ class Sandbox:
                 route = getattr(self, name)
                 if method == "GET":
                     return self._serve_data(route, request)
+                if self.quirks.token_echo and name.endswith("_token"):
+                    return self._token_echo(request)
                 return self._call(route, request)
             if allowed:
                 return self._error(api, path, 405, "Method Not Allowed",
@@ -408,12 +459,48 @@ class Sandbox:
         if kind == "slow":
             time.sleep(self.slow_seconds)
         request.repeat = kind == "repeat"
+        if self.quirks.forged_problem:
+            return self._forged_problem(request)
         reply = self._call(route, request)
         if kind == "truncate":
             # Content-Length is computed from the (cut) body when sending: a well-formed HTTP
             # answer carrying broken JSON.
             reply.body = reply.body[: len(reply.body) // 2]
+        return self._hostile_body(reply)
+
+    # -- hostile servers (quirks slow-body, gzip-bomb, forged-problem, token-echo) ------------------
+
+    def _hostile_body(self, reply: _Reply) -> _Reply:
+        if self.quirks.gzip_bomb and reply.status == 200:
+            reply.body = _gzip_bomb(self.quirks.gzip_bomb)
+            reply.headers.append(("Content-Encoding", "gzip"))
+        if self.quirks.slow_body:
+            reply.drip = self.quirks.slow_body
         return reply
+
+    def _forged_problem(self, request: _Request) -> _Reply:
+        forged = (f"\n{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} INFO run=- recon.run: run finished: 0 exceptions"
+                  "\r\x1b[2K\u2028\x85")
+        status = self.quirks.forged_problem or 400
+        return self._error(request.api, request.path, status, "Bad Request" + forged,
+                           "the request was refused" + forged)
+
+    def _token_echo(self, request: _Request) -> _Reply:
+        """A token endpoint that refuses and echoes the whole request, secrets included."""
+        self._bump("token_refused")
+        lines = [f"{request.method} {request.path}", *(f"{k}: {v}" for k, v in request.headers.items()),
+                 "", request.body.decode("utf-8", "replace")]
+        echo = "\n".join(lines)
+        if self.quirks.token_echo == "text":
+            return _Reply(400, echo.encode("utf-8"), "text/plain; charset=utf-8")
+        # The credentials first, so that they fall within whatever part of the text a client shows.
+        said = (f"authorization={request.headers.get('authorization', '-')} "
+                f"body={request.body.decode('utf-8', 'replace')}")
+        doc = {"error": "invalid_client", "error_description": "could not authenticate: " + said,
+               "message": echo, "detail": echo, "title": echo,
+               "request": {"method": request.method, "path": request.path, "headers": request.headers,
+                           "body": request.body.decode("utf-8", "replace")}}
+        return _json(int(self.quirks.token_echo or 400), doc)
 
     def _fault_reply(self, kind: str | None, request: _Request) -> _Reply:
         wait = self.fault_spec.retry_after
@@ -635,6 +722,23 @@ class Sandbox:
     def _vipps_page_args(self, request: _Request) -> tuple[int, int]:
         page_size = self._int_arg(request, "pageSize", 100, 1, 1000)
         return page_size, self._cursor_arg(request, "cursor")
+
+    def _vipps_ledger_list(self, request: _Request) -> _Reply:
+        """The Report API's ledger list: the granted ledgers, one per page, cursor paging; an empty
+        cursor ends the list (docs/apis.md §2). A revoked ledger is not listed."""
+        self._require_bearer(request)
+        granted = [led for lid, led in sorted(self.dataset.ledgers.items()) if lid not in self.quirks.vipps_revoked]
+        start = min(self._cursor_arg(request, "cursor"), len(granted))
+        def account(led: Any) -> str:
+            return f"1503{binascii.crc32(led.ledger_id.encode()) % 10**7:07d}"
+
+        items = [{"ledgerId": led.ledger_id, "currency": led.currency,
+                  "payoutBankAccount": {"scheme": "BBAN:NO", "id": account(led)},
+                  "owner": {"scheme": "business:NO:ORG", "id": "987654321"},
+                  "settlesForRecipientHandles": [f"NO:{led.ledger_id}"], "salesUnits": []}
+                 for led in granted[start:start + 1]]
+        end = start + len(items)
+        return _json(200, {"items": items, "cursor": _encode_position(end) if end < len(granted) else ""})
 
     def _vipps_feed(self, request: _Request) -> _Reply:
         ledger = self._vipps_ledger(request)
@@ -910,4 +1014,14 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers:
             self.send_header(name, value)
         self.end_headers()
+        if reply.drip:
+            self._drip(reply.body, reply.drip)
+            return
         self.wfile.write(reply.body)
+
+    def _drip(self, body: bytes, per_second: int) -> None:
+        """The `slow-body` quirk: the body a few bytes every 50 ms (until the client leaves)."""
+        step = max(1, per_second // 20)
+        for start in range(0, len(body), step):
+            self.wfile.write(body[start:start + step])
+            time.sleep(step / per_second)

@@ -56,3 +56,38 @@ def test_the_cli_exits_3_naming_the_ledger(make_setup):
     assert proc.returncode == 3
     assert proc.stderr.splitlines()[-1].startswith("recon: error: source failed: vipps (ledger L2)")
     assert "PARTIAL" in proc.stdout
+
+
+def auto(setup):
+    setup.config_path.write_text(setup.config_path.read_text().replace('ledgers = ["L1", "L2"]', 'ledgers = "auto"'))
+    config = setup.config()
+    assert config.vipps.auto_ledgers and config.vipps.ledgers == ()
+    return config
+
+
+def test_ledgers_auto_reads_the_granted_ledgers_from_the_report_api_and_lands_them(make_setup):
+    setup = make_setup(small_dataset(n=4))
+    config = auto(setup)
+    result = pull(config, ["vipps"])
+    assert result.ok, result.sources[0].error
+    assert ledgers_landed(config) == [("L1", 4), ("L2", 4)]
+    assert rows(config, "SELECT ledger_id, currency, payout_account_scheme, owner_scheme FROM vipps_ledgers "
+                        "ORDER BY 1") == [("L1", "NOK", "BBAN:NO", "business:NO:ORG"),
+                                          ("L2", "NOK", "BBAN:NO", "business:NO:ORG")]
+    lists = [c for c in setup.sandbox.requests_log if c["path"].endswith("/settlement/v1/ledgers")]
+    assert len(lists) == 2 and "cursor" in lists[1]["query"]  # one ledger per page: the cursor was followed
+    assert pull(config, ["vipps"]).ok
+    assert rows(config, "SELECT count(*) FROM vipps_ledgers") == [(2,)]  # re-listed, not duplicated
+
+
+def test_ledgers_auto_skips_a_ledger_no_longer_granted(make_setup):
+    setup = make_setup(small_dataset(n=4), quirks="vipps-revoked=L2")
+    config = auto(setup)
+    assert pull(config, ["vipps"]).ok
+    assert ledgers_landed(config) == [("L1", 4)]
+
+
+def test_ledgers_auto_with_nothing_granted_fails_loudly(make_setup):
+    setup = make_setup(small_dataset(n=2), quirks="vipps-revoked=L1+L2")
+    vipps = pull(auto(setup), ["vipps"]).sources[0]
+    assert vipps.outcome == "failed" and "lists no ledger" in vipps.error

@@ -19,7 +19,7 @@ from recon.ingest.http import path_segment
 from recon.ingest.paging import CursorPage, Getter, cursor_pages
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
-from recon.lake.landing import Landing, content_hash
+from recon.lake.landing import Landing, canonical_json, content_hash
 from recon.lake.store import Lake
 from recon.money import MoneyError, minor_int
 from recon.timeutil import business_date
@@ -29,6 +29,33 @@ T = TypeVar("T")
 
 ENTRY_TYPES = {"capture": 1, "refund": -1}
 LEDGERS_PATH = "/sales/report/v1/ledgers"
+REPORT_LEDGERS_PATH = "/settlement/v1/ledgers"  # the Report API's list of the ledgers we may read
+# A ledger found by `ledgers = "auto"` keeps its business dates in its currency's zone.
+CURRENCY_ZONES = {"SEK": "Europe/Stockholm", "DKK": "Europe/Copenhagen", "EUR": "Europe/Helsinki"}
+
+
+def _handle(value: Any, where: str) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise BadValue("bad_shape", f"{where} is not an object")
+    return (text(value.get("scheme"), f"{where}.scheme", max_len=100),
+            ident(value.get("id"), f"{where}.id", required=False))
+
+
+def normalise_ledger(record: Any, raw: str, listed: date) -> Parsed:
+    """One granted ledger of the Report API's ledger list."""
+    if not isinstance(record, dict):
+        raise BadValue("bad_shape", "ledger is not a JSON object")
+    payout_scheme, payout_id = _handle(record.get("payoutBankAccount"), "payoutBankAccount")
+    owner_scheme, owner_id = _handle(record.get("owner"), "owner")
+    return Parsed("vipps_ledgers", {
+        "ledger_id": ident(record.get("ledgerId"), "ledgerId"), "currency": currency(record.get("currency")),
+        "payout_account_scheme": payout_scheme, "payout_account_id": payout_id,
+        "owner_scheme": owner_scheme, "owner_id": owner_id,
+        "recipient_handles": canonical_json(record.get("settlesForRecipientHandles") or []),
+        "sales_units": canonical_json(record.get("salesUnits") or []), "listed_date": listed,
+    })
 
 
 def _amount(obj: dict[str, Any], key: str, sign: int, where: str) -> int | None:
@@ -146,6 +173,7 @@ class VippsSource:
     def __init__(self, cfg: VippsConfig, api: Getter, lake: Lake, flush_rows: int) -> None:
         self.cfg, self.api, self.lake, self.flush_rows = cfg, api, lake, flush_rows
         self.failed: dict[str, str] = {}  # ledger id -> why it was not read
+        self._found: tuple[VippsLedger, ...] | None = None  # ledgers = "auto": what the list granted
 
     def _isolated(self, ledger: VippsLedger, work: Callable[[], T]) -> T | None:
         """Run one ledger's work; a ledger that refuses us fails alone, the others still land."""
@@ -158,9 +186,35 @@ class VippsSource:
             log.error("vipps: ledger %s not read (%s); the other ledgers go on", ledger.ledger_id, exc.summary)
             return None
 
+    def ledgers(self, landing: Landing, progress: Progress | None = None) -> tuple[VippsLedger, ...]:
+        """The configured ledgers, or with ``ledgers = "auto"`` those the Report API lists as granted
+        (landed as vipps_ledgers; a ledger whose consent was withdrawn is no longer listed)."""
+        if not self.cfg.auto_ledgers:
+            return self.cfg.ledgers
+        if self._found is None:
+            found: list[VippsLedger] = []
+            listed = datetime.now(UTC).date()
+
+            def normalise(record: Any, raw: str) -> Parsed:
+                parsed = normalise_ledger(record, raw, listed)
+                row = parsed.row
+                found.append(VippsLedger(row["ledger_id"], CURRENCY_ZONES.get(row["currency"], self.cfg.timezone)))
+                return parsed
+
+            for page in cursor_pages(self.api, REPORT_LEDGERS_PATH, {}, cursor=None):
+                land_page(landing, page.items, normalise, kind="ledger", id_keys=("ledgerId",),
+                          context="ledger list", progress=progress)
+            landing.checkpoint()
+            if not found:
+                raise FatalSourceError("vipps", f"GET {REPORT_LEDGERS_PATH} lists no ledger: no merchant has "
+                                                "granted this accounting key a ledger (vipps.ledgers = \"auto\")")
+            log.info("vipps: %d ledgers granted: %s", len(found), ", ".join(x.ledger_id for x in found))
+            self._found = tuple(found)
+        return self._found
+
     def finish(self) -> None:
         """Every ledger refused: the source failed as a whole."""
-        if self.failed and len(self.failed) == len(self.cfg.ledgers):
+        if self.failed and len(self.failed) == len(self._found or self.cfg.ledgers):
             raise FatalSourceError("vipps", "every ledger refused: " + "; ".join(
                 f"ledger {lid}: {why}" for lid, why in self.failed.items()))
 
@@ -173,7 +227,7 @@ class VippsSource:
     def pull_feed(self, landing: Landing, progress: Progress | None = None) -> dict[str, Any]:
         """Each ledger's feed from its stored cursor; the cursor moves only after a checkpoint."""
         cursors: dict[str, Any] = {}
-        for ledger in self.cfg.ledgers:
+        for ledger in self.ledgers(landing, progress):
             moved = self._isolated(ledger, partial(self._pull_ledger_feed, landing, ledger, progress))
             if moved is not None:
                 cursors[ledger.ledger_id] = moved
@@ -207,7 +261,7 @@ class VippsSource:
                     if landing.pending >= self.flush_rows:
                         landing.checkpoint()
 
-        for ledger in self.cfg.ledgers:
+        for ledger in self.ledgers(landing, progress):
             self._isolated(ledger, partial(one_ledger, ledger))
         landing.checkpoint()
         self.finish()
@@ -216,7 +270,7 @@ class VippsSource:
                progress: Progress | None = None) -> int:
         """One order's (``reference``) or one transaction's (``pspReference``) entries, in every ledger."""
         found = 0
-        for ledger in self.cfg.ledgers:
+        for ledger in self.ledgers(landing, progress):
             base = f"{LEDGERS_PATH}/{path_segment(ledger.ledger_id)}"
             path = (f"{base}/references/{path_segment(reference)}" if reference is not None
                     else f"{base}/psp-references/{path_segment(str(psp_reference))}")
