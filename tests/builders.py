@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from recon.config import load_config
 from recon.money import format_minor
@@ -111,3 +115,40 @@ organization_code = "RET1"
 {report}
 """)
     return load_config(path)
+
+
+class Gate(Sequence):
+    """A feed (a ledger's entries, the booking events) whose pages from position ``at`` on are held
+    back until :meth:`release`.
+
+    The sandbox slices a feed from the requested cursor, so ``reached`` is set the moment a client
+    asks for the page at ``at``: everything before it has been served, nothing from it on has. A
+    pull killed while it waits there is known to be mid-pull, whatever the machine's speed.
+    """
+
+    def __init__(self, items: Sequence[dict], at: int) -> None:
+        self.items, self.at = list(items), at
+        self.reached, self._open = threading.Event(), threading.Event()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice) and (index.start or 0) >= self.at and not self._open.is_set():
+            self.reached.set()
+            self._open.wait(timeout=60)
+        return self.items[index]
+
+    def release(self) -> None:
+        self._open.set()
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll until ``condition()`` is truthy (and return it); fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

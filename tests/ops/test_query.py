@@ -27,8 +27,11 @@ def test_query_formats_timestamps_dates_and_ids(make_setup):
                           "business_date": "2026-10-24", "gross": 10000}
     as_csv = list(csv.reader(io.StringIO(format_rows(columns, rows, "csv"))))
     assert as_csv[1] == ["L1-psp-0", "2026-10-24T08:00:00+00:00", "2026-10-24", "10000"]
-    table = format_rows(columns, rows, "table")
-    assert "L1-psp-1" in table and table.endswith("(2 rows)")
+    header, _rule, *body, footer = format_rows(columns, rows, "table").splitlines()
+    assert header.split() == columns
+    assert [line.split() for line in body] == [["L1-psp-0", "2026-10-24T08:00:00+00:00", "2026-10-24", "10000"],
+                                               ["L1-psp-1", "2026-10-24T08:01:00+00:00", "2026-10-24", "10000"]]
+    assert footer == "(2 rows)"
 
 
 def test_a_bad_query_is_a_clear_error(make_setup):
