@@ -6,37 +6,80 @@ from the environment register themselves here (defence in depth; no code logs th
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 _SECRETS: set[str] = set()
+_ORDERED: tuple[str, ...] = ()  # _SECRETS, longest first (rebuilt on registration, not per line)
 _LOCK = threading.Lock()
 REDACTED = "***"
 
 
+def _encodings(value: str) -> set[str]:
+    """The forms a value takes on the wire or in an echo: raw, URL/form-encoded, JSON-escaped."""
+    forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+    for ascii_only in (True, False):
+        forms.add(json.dumps(value, ensure_ascii=ascii_only)[1:-1])
+    return forms
+
+
 def register_secret(value: str) -> None:
-    """Never show this value in any log line (short values would redact too much: skipped)."""
-    if value and len(value) >= 6:
-        with _LOCK:
-            _SECRETS.add(value)
-            # A PEM key is also redacted line by line: a traceback could quote one line of it.
-            for line in value.splitlines():
-                if len(line) >= 16 and not line.startswith("-----"):
-                    _SECRETS.add(line.strip())
+    """Never show this value, in any of the encodings it is sent in, in any log line or message.
+
+    Short values would redact too much: skipped.
+    """
+    global _ORDERED
+    if not value or len(value) < 6:
+        return
+    forms = _encodings(value)
+    # A PEM key is also redacted line by line: a traceback could quote one line of it.
+    for line in value.splitlines():
+        if len(line) >= 16 and not line.startswith("-----"):
+            forms |= _encodings(line.strip())
+    with _LOCK:
+        if forms <= _SECRETS:
+            return
+        _SECRETS.update(f for f in forms if len(f) >= 6)
+        _ORDERED = tuple(sorted(_SECRETS, key=len, reverse=True))
+
+
+def register_basic_credential(user: str, password: str) -> None:
+    """The HTTP Basic credential ``base64(user:password)`` (as httpx builds it) is a secret too."""
+    pair = f"{user}:{password}".encode()
+    register_secret(base64.b64encode(pair).decode("ascii"))
+    register_secret(password)
 
 
 def redact(text: str) -> str:
-    with _LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
+    secrets = _ORDERED
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators: anything that could
+# end a log line or rewrite a terminal. Server text is shown with these escaped.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character and line separator shown as a visible escape."""
+    return _CONTROL.sub(_escape, text)
 
 
 class RedactingFilter(logging.Filter):
@@ -70,7 +113,7 @@ class JsonFormatter(logging.Formatter):
         doc: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(), "run_id": getattr(record, "run_id", "-"),
-            "logger": record.name, "message": record.getMessage(),
+            "logger": record.name, "message": one_line(record.getMessage()),
         }
         if record.exc_text and self.tracebacks:
             doc["exception"] = record.exc_text
@@ -94,6 +137,12 @@ class LineFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # One event, one line: a newline in a message (server text) cannot forge another event.
+        # A traceback is appended after this, on its own lines, as usual.
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
 
 
 def setup_logging(*, run_id: str | None = None, log_format: str = "text", verbose: bool = False,

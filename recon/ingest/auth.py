@@ -2,6 +2,10 @@
 
 Each caches its token until shortly before expiry; ``invalidate()`` forces the next call to
 fetch a new one (the HTTP layer does that once on an unexpected 401).
+
+Every secret is registered with the redactor in each form it is sent in (the raw value and its
+URL- and JSON-escaped forms, the Basic credential, each client assertion, each token received);
+of a refused token request only the OAuth ``error`` and ``error_description`` reach a message.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import jwt
 from recon.config import Secret
 from recon.errors import FatalSourceError, HttpStatusError, SourceError
 from recon.ingest.http import Session
+from recon.logs import register_basic_credential, register_secret
 
 # Refresh this long before the server's expiry, so a token never expires mid-page.
 _MARGIN_SECONDS = 60.0
@@ -61,6 +66,7 @@ class CachedToken:
         source = self.session.source
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise FatalSourceError(source, f"token response from {self.token_url} has no access_token")
+        register_secret(body["access_token"])  # an echo of a data request must not show it either
         try:
             lifetime = float(body.get("expires_in", 300))
         except (TypeError, ValueError):
@@ -74,10 +80,11 @@ class VippsToken(CachedToken):
     def __init__(self, session: Session, token_url: str, client_id: str, secret: Secret, **kw: Any) -> None:
         super().__init__(session, token_url, **kw)
         self.client_id, self.secret = client_id, secret
+        register_basic_credential(client_id, secret.reveal())  # as sent: base64 of id:secret
 
     def _fetch(self) -> Any:
         return self.session.request_json(
-            "POST", self.token_url, what="POST token",
+            "POST", self.token_url, what="POST token", oauth=True,
             data={"grant_type": "client_credentials"},
             auth=httpx.BasicAuth(self.client_id, self.secret.reveal()),
         )
@@ -90,10 +97,11 @@ class EnturToken(CachedToken):
                  **kw: Any) -> None:
         super().__init__(session, token_url, **kw)
         self.client_id, self.secret, self.audience = client_id, secret, audience
+        register_secret(secret.reveal())
 
     def _fetch(self) -> Any:
         return self.session.request_json(
-            "POST", self.token_url, what="POST token",
+            "POST", self.token_url, what="POST token", oauth=True,
             json={"client_id": self.client_id, "client_secret": self.secret.reveal(),
                   "audience": self.audience, "grant_type": "client_credentials"},
         )
@@ -112,6 +120,7 @@ class PrivateKeyJwtToken(CachedToken):
                  scope: str | None = None, *, audience: str | None = None, alg: str = "RS256", **kw: Any) -> None:
         super().__init__(session, token_url, **kw)
         self.client_id, self.private_key, self.kid, self.scope = client_id, private_key, kid, scope
+        register_secret(private_key.reveal())
         self.audience, self.alg = audience or token_url, alg
 
     def assertion(self) -> str:
@@ -134,10 +143,12 @@ class PrivateKeyJwtToken(CachedToken):
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             "client_assertion": self.assertion(),
         }
+        register_secret(form["client_assertion"])  # a bearer credential until it expires
         if self.scope:
             form["scope"] = self.scope
         return {"data": form}
 
     def _fetch(self) -> Any:
         # A new assertion (new jti) per attempt: the server refuses a replayed one.
-        return self.session.request_json("POST", self.token_url, what="POST token", fresh=self._form)
+        return self.session.request_json("POST", self.token_url, what="POST token", fresh=self._form,
+                                         oauth=True)
