@@ -106,8 +106,9 @@ def _rows(fp: dict[str, list[Any]]) -> int:
 
 
 def _empty_tables(fp: dict[str, list[Any]]) -> int:
-    """Landed tables without a row: a clean lake has none, or comparing with it proves little."""
-    return sum(1 for name in TABLES if not fp[name])
+    """Landed tables without a row: a clean lake has none, or comparing with it proves little
+    (vipps_ledgers is only listed with ledgers = "auto")."""
+    return sum(1 for name in TABLES if not fp[name] and name != "vipps_ledgers")
 
 
 def _wait(condition: Callable[[], Any], what: str, timeout: float = 120.0) -> None:

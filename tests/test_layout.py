@@ -98,3 +98,9 @@ def test_the_results_layout_is_defined_once():
     spelled = [p.relative_to(PACKAGE) for p in PACKAGE.rglob("*.py")
                if '"results"' in p.read_text(encoding="utf-8")]
     assert [str(p) for p in spelled] == ["lake/store.py"]
+
+
+def test_test_files_have_unique_names():
+    """Test folders have no __init__.py: two files of one name would shadow each other."""
+    names = [p.name for p in (PACKAGE.parent / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

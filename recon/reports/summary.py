@@ -255,7 +255,8 @@ def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for name, spec in TABLES.items():
         mine = [list(r) for r in found if r[1] == name]
-        rows.extend(mine or [[spec.source, name, None, 0, amount_column[name], 0]])
+        rows.extend(mine or [[spec.source, name, None, 0, amount_column.get(name), 0 if name in amount_column
+                              else None]])
     rows.extend(list(r) for r in found if r[1] == "quarantine")
     return rows
 

@@ -25,7 +25,9 @@ def clean(make_setup, dataset, tmp_path):
     assert pull(config).ok
     setup.sandbox.stop()
     clean = fingerprint(config)
-    assert all(clean[name] for name in TABLES), "equal to an empty table would prove nothing"
+    # vipps_ledgers is only listed with ledgers = "auto".
+    assert all(clean[name] for name in TABLES if name != "vipps_ledgers"), \
+        "equal to an empty table would prove nothing"
     return clean
 
 
@@ -33,6 +35,8 @@ def clean(make_setup, dataset, tmp_path):
 def test_fault_is_survived_and_the_lake_equals_a_clean_run(kind, make_setup, dataset, clean, tmp_path):
     # Requests 2, 5 and 9 fall in different sources (vipps, entur and samtrafiken pages).
     setup = make_setup(dataset, faults=f"{kind}@2+5+9,retry_after=0", lake=tmp_path / "faulty-lake")
+    # No page-base probe: its refused page 0 would absorb a fault without a retry to count.
+    setup.config_path.write_text(setup.config_path.read_text().replace("[entur]\n", "[entur]\npage_base = 1\n"))
     config = setup.config()
     result = pull(config)
     assert result.ok, [r.error for r in result.sources]

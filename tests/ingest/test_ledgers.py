@@ -41,6 +41,13 @@ def test_pulling_dates_isolates_ledgers_too(make_setup):
     assert ledgers_landed(config) == [("L2", 12)]
 
 
+def test_a_lookup_isolates_ledgers_too(make_setup):
+    setup = make_setup(small_dataset(n=4), quirks="vipps-revoked=L2")
+    result = pull(setup.config(), ["vipps"], request=PullRequest(vipps_reference="L1-2"))
+    assert result.sources[0].outcome == "partial" and list(result.sources[0].failed_parts) == ["ledger L2"]
+    assert rows(setup.config(), "SELECT ledger_id, reference FROM vipps_sales_entries") == [("L1", "L1-2")]
+
+
 def test_every_ledger_refused_is_a_failed_source(make_setup):
     setup = make_setup(small_dataset(n=3), quirks="vipps-revoked=L1+L2")
     vipps = pull(setup.config(), ["vipps"]).sources[0]

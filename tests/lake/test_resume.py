@@ -64,7 +64,8 @@ def test_sigkill_mid_pull_then_rerun_equals_a_clean_run(feed, at, make_setup, da
     clean_config = clean_setup.config()
     assert pull(clean_config).ok
     clean = fingerprint(clean_config)
-    assert all(clean[name] for name in TABLES), "a clean run lands every table"
+    # vipps_ledgers is only listed with ledgers = "auto".
+    assert all(clean[name] for name in TABLES if name != "vipps_ledgers"), "a clean run lands every table"
     clean_feed = _landed(clean_config, feed)
     assert at < clean_feed
 

@@ -269,15 +269,20 @@ class VippsSource:
     def lookup(self, landing: Landing, *, reference: str | None = None, psp_reference: str | None = None,
                progress: Progress | None = None) -> int:
         """One order's (``reference``) or one transaction's (``pspReference``) entries, in every ledger."""
-        found = 0
-        for ledger in self.ledgers(landing, progress):
+        def one_ledger(ledger: VippsLedger) -> int:
             base = f"{LEDGERS_PATH}/{path_segment(ledger.ledger_id)}"
             path = (f"{base}/references/{path_segment(reference)}" if reference is not None
                     else f"{base}/psp-references/{path_segment(str(psp_reference))}")
+            n = 0
             for page in self._lookup_pages(path):
-                found += len(page.items)
+                n += len(page.items)
                 self._land(landing, page, ledger, f"ledger {ledger.ledger_id} lookup", progress)
+            return n
+
+        found = sum(self._isolated(ledger, partial(one_ledger, ledger)) or 0
+                    for ledger in self.ledgers(landing, progress))
         landing.checkpoint()
+        self.finish()
         return found
 
     def _lookup_pages(self, path: str) -> Iterator[CursorPage]:

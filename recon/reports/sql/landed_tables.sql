@@ -22,6 +22,9 @@ UNION ALL
 SELECT 'samtrafiken', 'samtrafiken_booking_events', currency, count(*), 'total_price', CAST(sum(total_price) AS BIGINT)
 FROM samtrafiken_booking_events GROUP BY currency
 UNION ALL
+SELECT 'vipps', 'vipps_ledgers', currency, count(*), NULL, NULL
+FROM vipps_ledgers GROUP BY currency
+UNION ALL
 SELECT source, 'quarantine', NULL, count(*), NULL, NULL
 FROM quarantine GROUP BY source
 ORDER BY 1, 2, 3 NULLS LAST
