@@ -66,6 +66,17 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_all(value: Any) -> Any:
+    """Every text inside a JSON-like value through :func:`redact` (run manifests, state files)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_all(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(item) for item in value]
+    return value
+
+
 # C0 controls, DEL, C1 controls and the Unicode line/paragraph separators: anything that could
 # end a log line or rewrite a terminal. Server text is shown with these escaped.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -22,7 +22,7 @@ from recon.ingest.sources.vipps import VippsSource
 from recon.lake.catalog import build_catalog
 from recon.lake.landing import Landing
 from recon.lake.store import Lake, new_run_id
-from recon.logs import one_line, redact
+from recon.logs import one_line, redact, redact_all
 
 log = logging.getLogger("recon.pull")
 
@@ -122,21 +122,10 @@ def pull(
     lake.write_state({
         "run_id": run_id, "kind": "pull", "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(), "ok": result.ok,
-        "sources": [_redacted(asdict(r)) for r in results],
+        "sources": [redact_all(asdict(r)) for r in results],
     }, "runs", run_id)
     build_catalog(lake)
     return result
-
-
-def _redacted(value: Any) -> Any:
-    """Every text of a manifest entry through the redactor (errors, and whatever a server sent)."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(item) for item in value]
-    return value
 
 
 def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flush_rows: int,

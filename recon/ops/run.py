@@ -14,6 +14,7 @@ from recon.ingest.pull import PullResult
 from recon.ingest.records import Progress
 from recon.lake.catalog import build_catalog
 from recon.lake.store import Lake
+from recon.logs import redact_all
 from recon.ops.sandboxed import pull
 from recon.timeutil import today_in
 
@@ -79,7 +80,7 @@ def run_job(
     log.info("run finished: %d exceptions, workbook %s, exit code %d", report.reconcile.mismatches, report.path,
              exit_code)
     # The whole job under the lock (the reliability suite checks runs for overlaps); recon_runs.
-    Lake(config.lake).write_state({
+    Lake(config.lake).write_state(redact_all({
         "run_id": run_id, "kind": "run", "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(), "ok": not failed, "exit_code": exit_code,
         "period": [date_from.isoformat(), date_to.isoformat()], "workbook": str(report.path),
@@ -87,6 +88,6 @@ def run_job(
         "sources": [{"source": r.source, "outcome": r.outcome, "error": r.error, "pages": r.pages,
                      "records": r.records, "quarantined": r.quarantined, "retries": sum(r.retries.values()),
                      "failed_parts": r.failed_parts} for r in pulled.sources],
-    }, "runs", f"{run_id}.run")
+    }), "runs", f"{run_id}.run")
     build_catalog(Lake(config.lake))  # recon_runs shows this run
     return RunResult(run_id, date_from, date_to, pulled, report, exit_code)
