@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from recon.errors import ConfigError
 from recon.timeutil import is_zone
 
-SOURCES = ("vipps", "entur", "samtrafiken")
+SOURCES = ("vipps", "vipps_report", "entur", "samtrafiken")
 DEFAULT_TZ = "Europe/Oslo"
 EXCEL_MAX_ROWS = 1_048_576
 MIN_SHEET_ROWS = 3  # the header, a blank row and one row of a block below the table
@@ -112,6 +112,18 @@ class VippsConfig:
     timezone: str = DEFAULT_TZ  # of ledgers found by auto (SEK ledgers: Europe/Stockholm)
 
 
+REPORT_TOPICS = ("funds", "fees")
+
+
+@dataclass(frozen=True)
+class VippsReportConfig:
+    """The Vipps Report API (funds, fees, payouts, balances): the same host, key and ledgers as
+    ``[vipps]``; ``[vipps_report]`` only chooses what to read."""
+
+    vipps: VippsConfig
+    topics: tuple[str, ...] = REPORT_TOPICS
+
+
 @dataclass(frozen=True)
 class EnturConfig:
     base_url: str
@@ -172,6 +184,8 @@ class ReconcileSettings:
     # Vipps payment types matched against Entur's Vipps payments: mPOS card and cash sales have no
     # Vipps-paid counterpart in Entur. An entry without paymentType takes part.
     vipps_payment_types: tuple[str, ...] = ("WALLET",)
+    # NOT_SETTLED waits this many days past a sale for its funds entry (Vipps settles in 1-2 days).
+    settlement_grace_days: int = 2
 
 
 @dataclass(frozen=True)
@@ -197,6 +211,7 @@ class Config:
     flush_rows: int = 100_000
     http: HttpSettings = field(default_factory=HttpSettings)
     vipps: VippsConfig | None = None
+    vipps_report: VippsReportConfig | None = None
     entur: EnturConfig | None = None
     samtrafiken: SamtrafikenConfig | None = None
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
@@ -223,6 +238,7 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "sandbox": ("embedded", "data"),
     "vipps": ("base_url", "token_url", "client_id", "client_secret_env", "ledgers", "timezone", "page_size",
               "system_name", "system_version", "plugin_name", "plugin_version"),
+    "vipps_report": ("enabled", "topics"),
     "entur": ("base_url", "token_url", "audience", "client_id", "client_secret_env", "client_name", "pos",
               "payments_path", "credits_path", "page_size", "page_base", "payments_watermark_field",
               "credits_watermark_field", "lookback_hours", "start", "timezone"),
@@ -398,6 +414,20 @@ def _vipps(sec: Section, sandbox: bool) -> VippsConfig:
     )
 
 
+def _vipps_report(sec: Section, vipps: VippsConfig | None) -> VippsReportConfig | None:
+    """On wherever [vipps] is (the Report API shares its key): ``enabled = false`` turns it off."""
+    enabled = sec.flag("enabled", True)
+    raw = sec.data.get("topics", list(REPORT_TOPICS))
+    if not isinstance(raw, list) or not raw or any(t not in REPORT_TOPICS for t in raw):
+        sec.problems.add("vipps_report.topics", f"must list topics of {list(REPORT_TOPICS)}, got {raw!r}")
+        raw = list(REPORT_TOPICS)
+    if vipps is None:
+        if sec.data:
+            sec.problems.add("vipps_report", "needs a [vipps] section: the Report API uses its key and ledgers")
+        return None
+    return VippsReportConfig(vipps, tuple(dict.fromkeys(raw))) if enabled else None
+
+
 def _start(sec: Section) -> str | None:
     value = sec.text("start", None)
     if value is None:
@@ -507,6 +537,7 @@ def _reconcile(sec: Section) -> ReconcileSettings:
         memory_limit=memory,
         vat_rates=_vat_rates(sec),
         vipps_payment_types=_payment_types(sec),
+        settlement_grace_days=sec.number("settlement_grace_days", 2, minimum=0, maximum=366, unit="days"),
     )
 
 
@@ -588,7 +619,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         reconcile=section("reconcile", _reconcile), report=section("report", _report),
         run=section("run", lambda s: RunSettings(
             recheck_days=s.number("recheck_days", 3, minimum=0, maximum=366, unit="days"))),
-        vipps=vipps, entur=entur, samtrafiken=samtrafiken, raw=data,
+        vipps=vipps, vipps_report=_vipps_report(Section(data.get("vipps_report", {}), "vipps_report", problems),
+                                                vipps),
+        entur=entur, samtrafiken=samtrafiken, raw=data,
     )
     problems.raise_if_any()
     return config

@@ -44,6 +44,19 @@ def f(name: str, kind: pa.DataType) -> pa.Field:
     return pa.field(name, kind)
 
 
+# A Report API entry (funds or fees feed). Entries have no id of their own: ``entry_key`` is a
+# hash of the fields that identify one (docs/data-dictionary.md), so a re-pulled entry lands under
+# the same key. ``feed_seq`` is its position in the ledger's feed (0, 1, ... in feed order; NULL
+# when it came from a by-date listing), ``date_seq`` its position within its ledger date's
+# by-date listing (NULL when it came from the feed).
+REPORT_ENTRY = [
+    pa.field("entry_key", S), pa.field("ledger_id", S), pa.field("entry_type", S), pa.field("psp_reference", S),
+    pa.field("reference", S), pa.field("time", TS), pa.field("ledger_date", pa.date32()), pa.field("currency", S),
+    pa.field("amount", I), pa.field("balance_before", I), pa.field("balance_after", I),
+    pa.field("recipient_handle", S), pa.field("feed_seq", I), pa.field("date_seq", I), pa.field("feed_cursor", S),
+    pa.field("business_tz", S),
+]
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in [
@@ -61,10 +74,12 @@ TABLES: dict[str, Table] = {
             f("discount_total", I), f("line_total_gross", I), f("line_total_net", I),
             f("vat_rate_bp", I), f("vat_amount", I), f("category", S),
         ], key=("entry_key", "line_no"), parent="vipps_sales_entries"),
-        Table("vipps_ledgers", "vipps", [
+        Table("vipps_ledgers", "vipps_report", [
             f("ledger_id", S), f("currency", S), f("payout_account_scheme", S), f("payout_account_id", S),
             f("owner_scheme", S), f("owner_id", S), f("recipient_handles", S), f("sales_units", S),
         ], key=("ledger_id", "_hash"), partition="listed_date"),
+        Table("vipps_funds_entries", "vipps_report", REPORT_ENTRY, key=("entry_key",)),
+        Table("vipps_fees_entries", "vipps_report", REPORT_ENTRY, key=("entry_key",)),
         Table("entur_payments", "entur", [
             f("payment_id", S), f("order_id", S), f("order_version", I), f("organisation_id", S),
             f("total_amount", I), f("currency", S), f("created_at", TS), f("updated_at", TS),

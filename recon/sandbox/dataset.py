@@ -13,6 +13,9 @@ On disk (``sample_data/``)::
 
     vipps/<anything>.json        {"ledgerId": "...", "currency": "NOK", "timezone": "Europe/Oslo",
                                   "items": [SalesEntry, ...]}          (feed order)
+    vipps_report/<anything>.json {"ledgerId": "...", "openFrom": "YYYY-MM-DD" | null,
+                                  "funds": [ReportEntry, ...], "fees": [ReportEntry, ...]}
+                                                                       (feed order, Report API)
     entur/payments.json          {"items": [Payment, ...]}
     entur/credits.json           {"items": [Credit, ...]}
     samtrafiken/events.json      {"organizationCode": "...", "events": [Event, ...]}  (feed order)
@@ -33,6 +36,12 @@ class Ledger:
     currency: str = "NOK"
     timezone: str = "Europe/Oslo"
     entries: Sequence[dict[str, Any]] = field(default_factory=list)
+    # The Report API's feeds of this ledger (docs/apis.md §2), in feed order, with their balances.
+    funds: Sequence[dict[str, Any]] = field(default_factory=list)
+    fees: Sequence[dict[str, Any]] = field(default_factory=list)
+    # Ledger dates on or after this one are still open: the by-date listing answers them with
+    # tryLater. None: every date after the last one with a payout-scheduled entry is open.
+    open_from: str | None = None
 
 
 @dataclass
@@ -56,6 +65,12 @@ class Dataset:
                 entries=doc["items"],
             )
             ds.ledgers[led.ledger_id] = led
+        for path in sorted((root / "vipps_report").glob("*.json")):
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            lid = str(doc["ledgerId"])
+            led = ds.ledgers.setdefault(lid, Ledger(ledger_id=lid, currency=doc.get("currency", "NOK"),
+                                                    timezone=doc.get("timezone", "Europe/Oslo")))
+            led.funds, led.fees, led.open_from = doc.get("funds", []), doc.get("fees", []), doc.get("openFrom")
         entur = root / "entur"
         if (entur / "payments.json").exists():
             ds.payments = json.loads((entur / "payments.json").read_text(encoding="utf-8"))["items"]
@@ -84,6 +99,11 @@ class Dataset:
                 {"ledgerId": led.ledger_id, "currency": led.currency,
                  "timezone": led.timezone, "items": list(led.entries)},
             )
+            if led.funds or led.fees:
+                (root / "vipps_report").mkdir(parents=True, exist_ok=True)
+                dump(root / "vipps_report" / f"ledger_{led.ledger_id}.json",
+                     {"ledgerId": led.ledger_id, "currency": led.currency, "timezone": led.timezone,
+                      "openFrom": led.open_from, "funds": list(led.funds), "fees": list(led.fees)})
         dump(root / "entur" / "payments.json", {"items": list(self.payments)})
         dump(root / "entur" / "credits.json", {"items": list(self.credits)})
         dump(root / "samtrafiken" / "events.json",
