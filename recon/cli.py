@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from recon import __version__
+from recon.config import SOURCES
 from recon.errors import ConfigError, MismatchesFound, ReconError
 
 EXIT_CODES = """\b\n\
@@ -134,9 +135,9 @@ def _print_pull(result: Any) -> None:
 
 @cli.command()
 @config_option
-@click.argument("sources", nargs=-1, type=click.Choice(["vipps", "entur", "samtrafiken"]))
+@click.argument("sources", nargs=-1, type=click.Choice(list(SOURCES)))
 @click.option("--date", "dates", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="Vipps: pull these ledger dates (repeatable) instead of the feed.")
+              help="Vipps (Sales and Report API): pull these ledger dates (repeatable) instead of the feeds.")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Vipps: first ledger date.")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Vipps: last ledger date.")
 @click.option("--reference", help="Vipps: look up one order's entries by reference.")
@@ -153,6 +154,7 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
       recon pull --config recon.toml
       recon pull vipps entur
       recon pull vipps --from 2026-10-01 --to 2026-10-07
+      recon pull vipps_report --date 2026-10-06
       recon pull vipps --reference 12494299492
     """
     from recon.ingest.pull import PullRequest
@@ -166,9 +168,11 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
         while day <= date_to.date():
             days.append(day)
             day += timedelta(days=1)
-    special = bool(days) or reference is not None or psp_reference is not None
-    if special and tuple(sources) not in ((), ("vipps",)):
-        raise ConfigError("--date/--from/--to/--reference/--psp-reference apply to vipps only")
+    lookup = reference is not None or psp_reference is not None
+    if days and not set(sources) <= {"vipps", "vipps_report"}:
+        raise ConfigError("--date/--from/--to apply to vipps and vipps_report only")
+    if lookup and tuple(sources) not in ((), ("vipps",)):
+        raise ConfigError("--reference/--psp-reference apply to vipps only")
     if sum(bool(x) for x in (days, reference is not None, psp_reference is not None)) > 1:
         raise ConfigError("use one of --date/--from/--to, --reference or --psp-reference")
     from recon.lake.locking import lake_lock
@@ -178,7 +182,11 @@ def pull(ctx: Ctx, config_path: Path | None, sources: tuple[str, ...], dates: tu
     config = _load(config_path)
     request = PullRequest(vipps_dates=sorted(set(days)) or None, vipps_reference=reference,
                           vipps_psp_reference=psp_reference)
-    chosen = ["vipps"] if special else list(sources) or config.sources()
+    chosen = list(sources) or config.sources()
+    if lookup:
+        chosen = ["vipps"]
+    elif days and not sources:
+        chosen = [name for name in ("vipps", "vipps_report") if name in chosen]
     run_id = new_run_id()
     ctx.logging_for(config, run_id)
     display = ProgressDisplay(chosen)
@@ -267,7 +275,7 @@ def report(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, out
               help="First business date (default: yesterday minus run.recheck_days).")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last business date (default: yesterday in the ledger's zone).")
-@click.option("--source", "sources", multiple=True, type=click.Choice(["vipps", "entur", "samtrafiken"]),
+@click.option("--source", "sources", multiple=True, type=click.Choice(list(SOURCES)),
               help="Pull only this source (repeatable; default: every configured source).")
 @click.option("--fail-on-mismatch", is_flag=True, help="Exit 5 when exceptions were found.")
 @wait_option

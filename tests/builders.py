@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from recon.money import format_minor
 from recon.sandbox.dataset import Dataset, Ledger
 
 T0 = datetime(2026, 10, 24, 8, 0, tzinfo=UTC)
+OSLO = ZoneInfo("Europe/Oslo")
 
 
 def iso(ts: datetime) -> str:
@@ -86,10 +88,45 @@ def booking_event(i: int, *, status: str = "FULFILLED", ts: datetime | None = No
     }
 
 
+def report_entry(entry_type: str, amount: int, balance_before: int, *, ts: datetime, psp: str | None,
+                 reference: str | None = None, ledger: str = "L1", ledger_date: str | None = None) -> dict:
+    """One Vipps Report API entry (funds or fees feed), its balances chained from ``balance_before``."""
+    local = ts.astimezone(OSLO).date().isoformat()
+    return {"pspReference": psp, "time": ts.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+            "ledgerDate": ledger_date or local, "entryType": entry_type, "reference": reference,
+            "currency": "NOK", "amount": amount, "balanceBefore": balance_before,
+            "balanceAfter": balance_before + amount, "recipientHandle": f"NO:{ledger}"}
+
+
+def settled(entries: Sequence[dict], *, ledger: str = "L1", opening: int = 50000,
+            fee: Callable[[int], int] = lambda gross: gross // 100) -> tuple[list[dict], list[dict]]:
+    """The funds and fees feeds of these Sales entries: every capture and refund with a pspReference
+    settles (refunds negative), each capture costs ``fee(gross)``; both chains unbroken."""
+    funds: list[dict] = []
+    fees: list[dict] = []
+    balance, fee_balance = opening, 0
+    for e in entries:
+        if not e.get("pspReference") or e["entryType"] not in ("capture", "refund"):
+            continue
+        gross = abs(e["amounts"]["gross"])
+        ts = datetime.fromisoformat(e["time"].replace("Z", "+00:00")) + timedelta(seconds=5)
+        amount = gross if e["entryType"] == "capture" else -gross
+        funds.append(report_entry(e["entryType"], amount, balance, ts=ts, psp=e["pspReference"],
+                                  reference=e["reference"], ledger=ledger))
+        balance += amount
+        if e["entryType"] == "capture":
+            fees.append(report_entry("capture-fee", -fee(gross), fee_balance, ts=ts, psp=e["pspReference"],
+                                     reference=e["reference"], ledger=ledger))
+            fee_balance -= fee(gross)
+    return funds, fees
+
+
 def small_dataset(n: int = 25, ledgers: tuple[str, ...] = ("L1", "L2")) -> Dataset:
     ds = Dataset(organization_code="RET1")
     for lid in ledgers:
-        ds.ledgers[lid] = Ledger(lid, entries=[vipps_entry(i, ledger=lid, reference=f"{lid}-{i}") for i in range(n)])
+        entries = [vipps_entry(i, ledger=lid, reference=f"{lid}-{i}") for i in range(n)]
+        funds, fees = settled(entries, ledger=lid)
+        ds.ledgers[lid] = Ledger(lid, entries=entries, funds=funds, fees=fees)
     ds.payments = [entur_payment(i) for i in range(n)]
     ds.credits = [entur_credit(i) for i in range(0, n, 5)]
     ds.events = [booking_event(i) for i in range(n)]

@@ -40,7 +40,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 def test_a_good_config_resolves_paths_relative_to_the_file(tmp_path):
     config = load_config(write(tmp_path, GOOD), env={})
     assert config.lake == tmp_path / "lake"
-    assert config.sources() == ["vipps", "entur"]
+    assert config.sources() == ["vipps", "vipps_report", "entur"]  # the Report API comes with [vipps]
     assert [(ledger.ledger_id, ledger.timezone) for ledger in config.vipps.ledgers] == [
         ("123", "Europe/Oslo"), ("456", "Europe/Stockholm")]
     assert config.vipps.base_url == "https://api.vipps.no"

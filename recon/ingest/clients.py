@@ -23,7 +23,7 @@ class Secrets:
 def secrets_from_env(config: Config, sources: list[str]) -> Secrets:
     """Read only the secrets of the sources about to be pulled; a missing one is a ConfigError."""
     out = Secrets()
-    if "vipps" in sources and config.vipps:
+    if ("vipps" in sources or "vipps_report" in sources) and config.vipps:
         out.vipps = read_secret(config.vipps.secret_env)
     if "entur" in sources and config.entur:
         out.entur = read_secret(config.entur.secret_env)
@@ -36,15 +36,18 @@ def build_clients(config: Config, sources: list[str], secrets: Secrets, *, run_i
                   transport: httpx.BaseTransport | None = None) -> dict[str, ApiClient]:
     http = config.http
     clients: dict[str, ApiClient] = {}
-    if "vipps" in sources and config.vipps:
-        v = config.vipps
-        session = Session("vipps", http, transport=transport, headers={
-            "Vipps-System-Name": v.system_name, "Vipps-System-Version": v.system_version,
-            "Vipps-System-Plugin-Name": v.plugin_name, "Vipps-System-Plugin-Version": v.plugin_version,
-            "User-Agent": f"recon/{__version__}",
-        })
-        assert secrets.vipps is not None
-        clients["vipps"] = ApiClient(session, v.base_url, VippsToken(session, v.token_url, v.client_id, secrets.vipps))
+    # The Sales and the Report API share host, key and headers; each source has its own session.
+    for name in ("vipps", "vipps_report"):
+        if name in sources and config.vipps and getattr(config, name) is not None:
+            v = config.vipps
+            session = Session(name, http, transport=transport, headers={
+                "Vipps-System-Name": v.system_name, "Vipps-System-Version": v.system_version,
+                "Vipps-System-Plugin-Name": v.plugin_name, "Vipps-System-Plugin-Version": v.plugin_version,
+                "User-Agent": f"recon/{__version__}",
+            })
+            assert secrets.vipps is not None
+            clients[name] = ApiClient(session, v.base_url,
+                                      VippsToken(session, v.token_url, v.client_id, secrets.vipps))
     if "entur" in sources and config.entur:
         e = config.entur
         headers = {

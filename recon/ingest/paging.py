@@ -46,6 +46,7 @@ class CursorPage:
     items: list[Any]
     cursor: str | None  # where to resume after this page
     has_more: bool  # False: this page ends the feed (for now)
+    try_later: bool = False  # the server said tryLater (feed: the end for now; by date: still open)
 
 
 @dataclass
@@ -71,8 +72,12 @@ def cursor_pages(
     has_more_key: str = "hasMore",
     max_pages: int | None = None,
     max_empty_pages: int | None = None,
+    try_later_ends: bool = True,
 ) -> Iterator[CursorPage]:
     """Follow an opaque cursor to the end of the feed (see the module docstring for "end").
+
+    ``try_later_ends=False`` (the Report API's by-date listing, where tryLater means "this date
+    is still open") reads on while ``hasMore`` and only records the flag on the page.
 
     A cursor that comes back after other cursors would loop forever: the pull stops with an
     error and the stored cursor stays where the data is safe.
@@ -97,7 +102,8 @@ def cursor_pages(
         while True:
             body = ahead.result() if ahead is not None else fetch(cursor)
             ahead = None
-            page = _cursor_page(api.source, path, body, items_key, cursor_key, has_more_key, seen, cursor)
+            page = _cursor_page(api.source, path, body, items_key, cursor_key, has_more_key, seen, cursor,
+                                try_later_ends)
             pages += 1
             empty_in_a_row = 0 if page.items else empty_in_a_row + 1
             if page.has_more:
@@ -120,7 +126,7 @@ def cursor_pages(
 
 
 def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: str, has_more_key: str,
-                 seen: set[str], cursor: str | None) -> CursorPage:
+                 seen: set[str], cursor: str | None, try_later_ends: bool) -> CursorPage:
     if not isinstance(body, dict):
         raise _shape_error(source, path, "not a JSON object")
     items = body.get(items_key)
@@ -140,7 +146,7 @@ def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: 
     if has_more and not nxt:
         raise _shape_error(source, path, f"{has_more_key} is true but there is no {cursor_key}")
     unchanged = not nxt or nxt == cursor
-    if try_later or has_more is False:
+    if (try_later and try_later_ends) or has_more is False:
         more = False
     elif has_more is None:
         # The Report API's feeds and (per Vipps's own guide) most Sales API pages carry no hasMore:
@@ -156,7 +162,7 @@ def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: 
     if more and nxt:
         seen.add(nxt)
     # At the end some servers send no cursor: keep resuming from the last one we had.
-    return CursorPage(items, nxt or cursor, more)
+    return CursorPage(items, nxt or cursor, more, bool(try_later))
 
 
 def _fingerprint(items: list[Any]) -> str:

@@ -18,7 +18,8 @@ from recon.ingest.clients import Secrets, build_clients, secrets_from_env
 from recon.ingest.records import Progress
 from recon.ingest.sources.entur import EnturSource
 from recon.ingest.sources.samtrafiken import SamtrafikenSource
-from recon.ingest.sources.vipps import VippsSource
+from recon.ingest.sources.vipps import LedgerScoped, VippsSource
+from recon.ingest.sources.vipps_report import VippsReportSource
 from recon.lake.catalog import build_catalog
 from recon.lake.landing import Landing
 from recon.lake.store import Lake, new_run_id
@@ -128,6 +129,14 @@ def pull(
     return result
 
 
+def _ledger_failures(result: SourceResult, src: LedgerScoped) -> None:
+    """Some ledgers refused, the others landed: the source is partial."""
+    if src.failed:
+        result.ok, result.outcome = False, "partial"
+        result.failed_parts = {f"ledger {lid}": why for lid, why in src.failed.items()}
+        result.error = f"{src.name}: " + "; ".join(f"{part}: {why}" for part, why in result.failed_parts.items())
+
+
 def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flush_rows: int,
                  request: PullRequest, on_progress: Callable[[str, Progress], None] | None) -> SourceResult:
     progress = Progress(on_page=(lambda p: on_progress(name, p)) if on_progress else None)
@@ -146,10 +155,13 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
                            psp_reference=request.vipps_psp_reference, progress=progress)
             else:
                 result.cursors = src.pull_feed(landing, progress)
-            if src.failed:
-                result.ok, result.outcome = False, "partial"
-                result.failed_parts = {f"ledger {lid}": why for lid, why in src.failed.items()}
-                result.error = "vipps: " + "; ".join(f"{part}: {why}" for part, why in result.failed_parts.items())
+            _ledger_failures(result, src)
+        elif name == "vipps_report":
+            assert cfg.vipps_report is not None
+            report = VippsReportSource(cfg.vipps_report, api, lake, flush_rows)
+            result.cursors = (report.pull_dates(landing, request.vipps_dates, progress) if request.vipps_dates
+                              else report.pull_feed(landing, progress))
+            _ledger_failures(result, report)
         elif name == "entur":
             assert cfg.entur is not None
             result.cursors = EnturSource(cfg.entur, api, lake, flush_rows).pull(landing, progress)

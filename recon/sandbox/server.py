@@ -178,6 +178,7 @@ def _gzip_bomb(mib: int) -> bytes:
 
 _SEG = "([^/]+)"
 _LEDGER = "/vipps/sales/report/v1/ledgers/" + _SEG
+_REPORT = "/vipps/report/v2/ledgers/" + _SEG + "/" + _SEG
 # (method, path pattern, api, Sandbox method name). GET routes are the data routes.
 _ROUTE_TABLE: list[tuple[str, str, str, str]] = [
     ("POST", "/vipps/miami/v1/token", "vipps", "_vipps_token"),
@@ -186,6 +187,8 @@ _ROUTE_TABLE: list[tuple[str, str, str, str]] = [
     ("GET", _LEDGER + "/dates/" + _SEG, "vipps", "_vipps_dates"),
     ("GET", _LEDGER + "/references/" + _SEG, "vipps", "_vipps_reference"),
     ("GET", _LEDGER + "/psp-references/" + _SEG, "vipps", "_vipps_psp_reference"),
+    ("GET", _REPORT + "/feed", "vipps", "_report_feed"),
+    ("GET", _REPORT + "/dates/" + _SEG, "vipps", "_report_dates"),
     ("POST", "/entur/oauth/token", "entur", "_entur_token"),
     ("GET", "/entur/sales/v1/payments", "entur", "_entur_payments"),
     ("GET", "/entur/sales/v1/credits", "entur", "_entur_credits"),
@@ -287,6 +290,7 @@ class Sandbox:
         entur_page_base: int = 1,
         entur_max_per_page: int = 1000,
         quirks: str | Quirks | None = None,
+        report_page_size: int = 250,
     ) -> None:
         if entur_max_per_page < 1:
             raise ValueError("entur_max_per_page must be >= 1")
@@ -298,6 +302,9 @@ class Sandbox:
         self.slow_seconds = self.fault_spec.slow if self.fault_spec.slow is not None else slow_seconds
         self.entur_page_base = entur_page_base
         self.entur_max_per_page = entur_max_per_page
+        if report_page_size < 1:
+            raise ValueError("report_page_size must be >= 1")
+        self.report_page_size = report_page_size  # the Report API decides its page size (header)
         self.quirks = quirks if isinstance(quirks, Quirks) else parse_quirks(quirks)
 
         self.stats: dict[str, int] = dict.fromkeys(
@@ -810,6 +817,56 @@ class Sandbox:
     def _vipps_psp_reference(self, request: _Request) -> _Reply:
         return self._vipps_lookup(request, "pspReference")
 
+    # -- Vipps Report API (docs/apis.md §2) ---------------------------------------------------------
+
+    def _report_topic(self, request: _Request) -> tuple[Any, Sequence[Any]]:
+        ledger = self._vipps_ledger(request)
+        topic = request.params[1]
+        if topic not in ("funds", "fees"):
+            raise self._refuse(request, 400, "Bad Request", "topic must be funds or fees")
+        return ledger, ledger.funds if topic == "funds" else ledger.fees
+
+    def _report_items(self, request: _Request, items: list[Any]) -> list[Any]:
+        """GDPR fields (message, name, maskedPhoneNo) only when asked for."""
+        if request.arg("includeGDPRSensitiveData") == "true":
+            return items
+        return [{k: v for k, v in item.items() if k not in _GDPR_FIELDS} if isinstance(item, dict) else item
+                for item in items]
+
+    def _report_page(self, body: dict[str, Any]) -> _Reply:
+        return _json(200, body, [("Vipps-Feed-Page-Size", str(self.report_page_size))])
+
+    def _report_feed(self, request: _Request) -> _Reply:
+        """The feed: no hasMore; the cursor never empties; at the end the same cursor comes back
+        with tryLater (the real API asks to wait at least a second)."""
+        _, entries = self._report_topic(request)
+        start = min(self._cursor_arg(request, "cursor"), len(entries))
+        page = list(entries[start:start + self.report_page_size])
+        if not page:
+            return self._report_page({"items": [], "cursor": request.arg("cursor") or _encode_position(start),
+                                      "tryLater": True})
+        items = _with_repeat(page, entries[start - 1] if start > 0 else None) if request.repeat else page
+        return self._report_page({"items": self._report_items(request, items),
+                                  "cursor": _encode_position(start + len(page)), "tryLater": False})
+
+    def _report_dates(self, request: _Request) -> _Reply:
+        """One ledger date: hasMore with a cursor while more; tryLater while the date is open."""
+        ledger, entries = self._report_topic(request)
+        day = _parse_day(request.params[2])
+        if day is None:
+            raise self._refuse(request, 400, "Bad Request", "ledgerDate must be a date YYYY-MM-DD")
+        wanted = day.isoformat()
+        start = self._cursor_arg(request, "cursor")
+        items, end, has_more = _scan(entries, start, self.report_page_size,
+                                     lambda e: isinstance(e, dict) and e.get("ledgerDate") == wanted)
+        if request.repeat:
+            items = _with_repeat(items, None)
+        body: dict[str, Any] = {"items": self._report_items(request, items), "hasMore": has_more,
+                                "tryLater": wanted >= _open_from(ledger)}
+        if has_more:
+            body["cursor"] = _encode_position(end)
+        return self._report_page(body)
+
     # -- Entur Sales API -------------------------------------------------------------------------
 
     def _entur_payments(self, request: _Request) -> _Reply:
@@ -886,6 +943,20 @@ class Sandbox:
             items = _with_repeat(items, previous)
         return _json(200, {"events": items, "nextCursor": _encode_position(end, urlsafe=True),
                            "hasMore": has_more})
+
+
+_GDPR_FIELDS = frozenset({"message", "name", "maskedPhoneNo"})
+_PAYOUT_TYPES = frozenset({"payout-scheduled", "scheduled-for-payout"})
+
+
+def _open_from(ledger: Any) -> str:
+    """The first ledger date still open: as given, else the day after the last payout."""
+    if ledger.open_from:
+        return str(ledger.open_from)
+    last = max((e.get("ledgerDate", "") for e in ledger.funds
+                if isinstance(e, dict) and e.get("entryType") in _PAYOUT_TYPES), default="")
+    day = _parse_day(str(last)) if last else None
+    return (day + timedelta(days=1)).isoformat() if day else "0000-00-00"
 
 
 def _parse_day(text: str) -> date | None:

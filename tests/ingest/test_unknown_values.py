@@ -24,7 +24,7 @@ def test_an_unknown_entry_type_and_status_land_unmatched_counted_and_warned(make
     result = pull(config)
     assert result.ok
     by_source = {r.source: r.unknown for r in result.sources}
-    assert by_source == {"vipps": {"entryType 'Chargeback'": 1}, "entur": {},
+    assert by_source == {"vipps": {"entryType 'Chargeback'": 1}, "vipps_report": {}, "entur": {},
                          "samtrafiken": {"booking status 'EXCHANGED'": 1}}
     assert "vipps: 1 record with entryType 'Chargeback' landed" in caplog.text
     # Landed as sent (its sign too), nothing quarantined ...

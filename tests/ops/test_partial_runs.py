@@ -27,8 +27,9 @@ def test_a_revoked_ledger_is_reconciled_around_and_its_checks_marked_incomplete(
     setup = make_setup(ds, quirks="vipps-revoked=L2")
     proc = run(setup)
     assert proc.returncode == 3, proc.stderr
-    assert proc.stderr.splitlines()[-1].startswith("recon: error: source failed: vipps (ledger L2); what landed "
-                                                   "was reconciled")
+    # The Report API refuses the revoked ledger too (same consent).
+    assert proc.stderr.splitlines()[-1].startswith("recon: error: source failed: vipps (ledger L2), vipps_report "
+                                                   "(ledger L2); what landed was reconciled")
     config = setup.config()
     found = rows(config, "SELECT code, incomplete FROM recon_mismatches")
     assert {code for code, _ in found} >= {"CREDIT_WITHOUT_REFUND"}  # Entur credits with no Vipps refund
@@ -50,14 +51,14 @@ def test_a_revoked_ledger_is_reconciled_around_and_its_checks_marked_incomplete(
     assert all(r[why] and "ledger L2" in r[why] for r in sheet[1:] if r[0] in VIPPS_ENTUR)
     # recon_runs: the run, per source its outcome, and the exit code.
     assert rows(config, "SELECT source, outcome, exit_code FROM recon_runs ORDER BY source") == [
-        ("entur", "ok", 3), ("samtrafiken", "ok", 3), ("vipps", "partial", 3)]
+        ("entur", "ok", 3), ("samtrafiken", "ok", 3), ("vipps", "partial", 3), ("vipps_report", "partial", 3)]
     # recon status: the last run's outcome, and per source the newest business date landed.
     status = subprocess.run([sys.executable, "-m", "recon.cli", "status", "--config", str(setup.config_path)],
                             capture_output=True, text=True, timeout=60).stdout.splitlines()
     assert status[1].startswith("last recon run: ") and status[1].endswith(
         "exit 3: a source failed (rows of its checks marked incomplete)")
     assert "  vipps: partial (vipps: ledger L2: HTTP 404: No such ledgerId" in "\n".join(status)
-    assert status.count("  newest business date landed: 2026-10-24") == 3
+    assert status.count("  newest business date landed: 2026-10-24") == 4  # one per source
 
 
 def test_a_run_whose_sources_all_fail_still_writes_a_workbook_that_says_so(make_setup):

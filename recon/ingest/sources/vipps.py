@@ -167,13 +167,17 @@ def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
 LEDGER_REFUSED = frozenset({401, 403, 404})
 
 
-class VippsSource:
+class LedgerScoped:
+    """What the Sales and the Report API sources share: the ledgers to read (configured, or with
+    ``ledgers = "auto"`` those the Report API's list grants) and per-ledger isolation."""
+
     name = "vipps"
 
     def __init__(self, cfg: VippsConfig, api: Getter, lake: Lake, flush_rows: int) -> None:
         self.cfg, self.api, self.lake, self.flush_rows = cfg, api, lake, flush_rows
         self.failed: dict[str, str] = {}  # ledger id -> why it was not read
-        self._found: tuple[VippsLedger, ...] | None = None  # ledgers = "auto": what the list granted
+        self._found: tuple[VippsLedger, ...] | None = None  # what the ledger list granted
+        self.reading: tuple[VippsLedger, ...] = ()  # the ledgers this pull reads
 
     def _isolated(self, ledger: VippsLedger, work: Callable[[], T]) -> T | None:
         """Run one ledger's work; a ledger that refuses us fails alone, the others still land."""
@@ -183,14 +187,13 @@ class VippsSource:
             if exc.status not in LEDGER_REFUSED:
                 raise
             self.failed[ledger.ledger_id] = exc.summary
-            log.error("vipps: ledger %s not read (%s); the other ledgers go on", ledger.ledger_id, exc.summary)
+            log.error("%s: ledger %s not read (%s); the other ledgers go on", self.name, ledger.ledger_id,
+                      exc.summary)
             return None
 
-    def ledgers(self, landing: Landing, progress: Progress | None = None) -> tuple[VippsLedger, ...]:
-        """The configured ledgers, or with ``ledgers = "auto"`` those the Report API lists as granted
-        (landed as vipps_ledgers; a ledger whose consent was withdrawn is no longer listed)."""
-        if not self.cfg.auto_ledgers:
-            return self.cfg.ledgers
+    def list_ledgers(self, landing: Landing, progress: Progress | None = None) -> tuple[VippsLedger, ...]:
+        """The Report API's list of granted ledgers, landed as vipps_ledgers (a ledger whose consent
+        was withdrawn is no longer listed)."""
         if self._found is None:
             found: list[VippsLedger] = []
             listed = datetime.now(UTC).date()
@@ -205,18 +208,31 @@ class VippsSource:
                 land_page(landing, page.items, normalise, kind="ledger", id_keys=("ledgerId",),
                           context="ledger list", progress=progress)
             landing.checkpoint()
-            if not found:
-                raise FatalSourceError("vipps", f"GET {REPORT_LEDGERS_PATH} lists no ledger: no merchant has "
-                                                "granted this accounting key a ledger (vipps.ledgers = \"auto\")")
-            log.info("vipps: %d ledgers granted: %s", len(found), ", ".join(x.ledger_id for x in found))
             self._found = tuple(found)
         return self._found
 
+    def ledgers(self, landing: Landing, progress: Progress | None = None) -> tuple[VippsLedger, ...]:
+        """The configured ledgers, or with ``ledgers = "auto"`` those the ledger list grants."""
+        if not self.cfg.auto_ledgers:
+            self.reading = self.cfg.ledgers
+            return self.reading
+        found = self.list_ledgers(landing, progress)
+        if not found:
+            raise FatalSourceError(self.name, f"GET {REPORT_LEDGERS_PATH} lists no ledger: no merchant has "
+                                              "granted this accounting key a ledger (vipps.ledgers = \"auto\")")
+        log.info("%s: %d ledgers granted: %s", self.name, len(found), ", ".join(x.ledger_id for x in found))
+        self.reading = found
+        return found
+
     def finish(self) -> None:
         """Every ledger refused: the source failed as a whole."""
-        if self.failed and len(self.failed) == len(self._found or self.cfg.ledgers):
-            raise FatalSourceError("vipps", "every ledger refused: " + "; ".join(
+        if self.failed and len(self.failed) == len(self.reading):
+            raise FatalSourceError(self.name, "every ledger refused: " + "; ".join(
                 f"ledger {lid}: {why}" for lid, why in self.failed.items()))
+
+
+class VippsSource(LedgerScoped):
+    name = "vipps"
 
     def _land(self, landing: Landing, page: CursorPage, ledger: VippsLedger, context: str,
               progress: Progress | None) -> None:

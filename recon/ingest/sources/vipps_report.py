@@ -1,0 +1,217 @@
+"""Vipps Report API: where the money went. Per ledger the funds feed (captures, refunds, fees
+retained, payouts, running balances) and the fees feed (docs/apis.md §2).
+
+The feed has no ``hasMore`` and its cursor never empties: the end is the same cursor coming back
+with ``tryLater``. Each ledger and topic resumes from its own stored cursor, together with the
+feed position the next entry will have, so positions stay the same when a pull is repeated.
+A by-date pull (``--date``) lands entries too but never moves the cursors; it records per date
+whether the date was still open (``tryLater``).
+
+Entries have no id of their own: ``entry_key`` hashes the fields that identify one (the ledger,
+topic, pspReference, entry type, time, ledger date, amount, currency and both balances; the data
+is immutable, a fix is a new ``correction`` entry), so an entry landed twice lands under one key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
+
+from recon.config import VippsLedger, VippsReportConfig
+from recon.errors import HttpStatusError
+from recon.ingest.http import path_segment
+from recon.ingest.paging import Getter, cursor_pages
+from recon.ingest.records import Parsed, Progress, land_page
+from recon.ingest.sources.vipps import LEDGER_REFUSED, LedgerScoped
+from recon.ingest.validation import BadValue, currency, ident, integer, text, timestamp
+from recon.lake.landing import Landing, canonical_json
+from recon.lake.store import Lake
+from recon.timeutil import business_date
+
+log = logging.getLogger("recon.vipps_report")
+
+REPORT_PATH = "/report/v2/ledgers"
+TABLE = {"funds": "vipps_funds_entries", "fees": "vipps_fees_entries"}
+# The documented entry types (an open set: others land as sent and are booked by their sign).
+KNOWN_TYPES = {
+    "funds": frozenset({"capture", "refund", "fees-retained", "payout-scheduled", "scheduled-for-payout",
+                        "payout-aborted", "retained-disputed-capture", "returned-disputed-capture", "correction",
+                        "top-up", "credit-note"}),
+    "fees": frozenset({"capture-fee", "fees-retained", "fees-invoiced", "credit-note", "service-fee", "correction"}),
+}
+# Personal data the API sends only when asked (includeGDPRSensitiveData, which recon never sets):
+# removed before landing all the same, in case a server sends it unasked.
+GDPR_FIELDS = ("message", "name", "maskedPhoneNo")
+
+
+def _ledger_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise BadValue("missing_field" if value is None else "bad_date", f"ledgerDate {value!r} is not a date")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadValue("bad_date", f"ledgerDate {value!r} is not a date YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an entry was read: its feed position, or its position within its ledger date."""
+
+    feed_seq: int | None = None
+    date_seq: int | None = None
+    cursor: str | None = None
+
+
+def normalise_report_entry(record: Any, raw: str, ledger: VippsLedger, topic: str, at: Position) -> Parsed:
+    if not isinstance(record, dict):
+        raise BadValue("bad_shape", "entry is not a JSON object")
+    raw_type = text(record.get("entryType"), "entryType", max_len=100)
+    if not raw_type:
+        raise BadValue("missing_field", "missing entryType")
+    entry_type = raw_type.lower()
+    ts = timestamp(record.get("time"), "time")
+    assert ts is not None
+    day = _ledger_date(record.get("ledgerDate"))
+    amount = integer(record.get("amount"), "amount", required=True)
+    before = integer(record.get("balanceBefore"), "balanceBefore", required=True)
+    after = integer(record.get("balanceAfter"), "balanceAfter", required=True)
+    psp = ident(record.get("pspReference"), "pspReference", required=False)
+    cur = currency(record.get("currency"))
+    identity = canonical_json([ledger.ledger_id, topic, psp, entry_type, ts.isoformat(), day.isoformat(), amount,
+                               cur, before, after])
+    key = f"{ledger.ledger_id}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
+    unknown = () if entry_type in KNOWN_TYPES[topic] else (f"{topic} entryType {raw_type!r}",)
+    return Parsed(TABLE[topic], {
+        "entry_key": key, "ledger_id": ledger.ledger_id, "entry_type": entry_type, "psp_reference": psp,
+        "reference": ident(record.get("reference"), "reference", required=False), "time": ts,
+        "ledger_date": day, "currency": cur, "amount": amount, "balance_before": before, "balance_after": after,
+        "recipient_handle": text(record.get("recipientHandle"), "recipientHandle", max_len=200),
+        "feed_seq": at.feed_seq, "date_seq": at.date_seq, "feed_cursor": at.cursor,
+        "business_tz": ledger.timezone, "business_date": business_date(ts, ledger.timezone),
+    }, unknown=unknown)
+
+
+def _fresh(items: list[Any], last: Any) -> tuple[list[Any], Any]:
+    """The page without a first entry that repeats the previous page's last one (a server that
+    re-sends it must not give it a second position), and the new last entry."""
+    fresh = items[1:] if items and last is not None and items[0] == last else items
+    return fresh, items[-1] if items else last
+
+
+def without_personal_data(items: Iterable[Any]) -> list[Any]:
+    return [{k: v for k, v in item.items() if k not in GDPR_FIELDS} if isinstance(item, dict) else item
+            for item in items]
+
+
+class VippsReportSource(LedgerScoped):
+    name = "vipps_report"
+
+    def __init__(self, cfg: VippsReportConfig, api: Getter, lake: Lake, flush_rows: int) -> None:
+        super().__init__(cfg.vipps, api, lake, flush_rows)
+        self.topics = cfg.topics
+        self.open_dates: dict[str, dict[str, list[str]]] = {}  # ledger -> topic -> dates still open
+
+    def _ledgers(self, landing: Landing, progress: Progress | None) -> tuple[VippsLedger, ...]:
+        # The ledger list is the Report API's own: landed on every pull (the Settlement sheet shows
+        # each ledger's payout account from it), and with ledgers = "auto" it decides what is read.
+        if not self.cfg.auto_ledgers:
+            try:
+                self.list_ledgers(landing, progress)
+            except HttpStatusError as exc:
+                if exc.status not in LEDGER_REFUSED:
+                    raise
+                log.warning("%s: the ledger list is refused (%s); reading the configured ledgers", self.name,
+                            exc.summary)
+        return self.ledgers(landing, progress)
+
+    def _land(self, landing: Landing, items: list[Any], ledger: VippsLedger, topic: str,
+              positions: list[Position], context: str, progress: Progress | None) -> None:
+        where = iter(positions)
+        land_page(landing, without_personal_data(items),
+                  lambda rec, raw: normalise_report_entry(rec, raw, ledger, topic, next(where)),
+                  kind=f"{topic}_entry", id_keys=("pspReference", "reference"), context=context,
+                  progress=progress)
+
+    def pull_feed(self, landing: Landing, progress: Progress | None = None) -> dict[str, Any]:
+        """Each ledger's feeds from their stored cursors; a cursor moves only after a checkpoint."""
+        cursors: dict[str, Any] = {}
+        for ledger in self._ledgers(landing, progress):
+            moved = self._isolated(ledger, partial(self._pull_ledger, landing, ledger, progress))
+            for topic, cursor in (moved or {}).items():
+                cursors[f"{ledger.ledger_id} {topic}"] = cursor
+        self.finish()
+        return cursors
+
+    def _pull_ledger(self, landing: Landing, ledger: VippsLedger, progress: Progress | None) -> dict[str, Any]:
+        return {topic: self._pull_topic(landing, ledger, topic, progress) for topic in self.topics}
+
+    def _pull_topic(self, landing: Landing, ledger: VippsLedger, topic: str,
+                    progress: Progress | None) -> dict[str, Any]:
+        name = f"{topic}-{ledger.ledger_id}"
+        state = self.lake.read_state(self.name, name) or {}
+        before, seq = state.get("cursor"), int(state.get("next_seq", 0))
+        cursor, last = before, None
+        path = f"{REPORT_PATH}/{path_segment(ledger.ledger_id)}/{topic}/feed"
+        for page in cursor_pages(self.api, path, {}, cursor=before):
+            items, last = _fresh(page.items, last)
+            positions = [Position(feed_seq=seq + i, cursor=cursor) for i in range(len(items))]
+            self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} feed", progress)
+            seq += len(items)
+            cursor = page.cursor
+            if landing.pending >= self.flush_rows or not page.has_more:
+                landing.checkpoint()
+                if cursor != state.get("cursor") or seq != state.get("next_seq"):
+                    state = {"cursor": cursor, "next_seq": seq, "updated_at": datetime.now(UTC).isoformat(),
+                             "run_id": landing.run_id}
+                    self.lake.write_state(state, self.name, name)
+        return {"before": before, "after": cursor, "next_seq": seq}
+
+    def pull_dates(self, landing: Landing, days: list[date], progress: Progress | None = None) -> dict[str, Any]:
+        """Every entry of the given ledger dates; a date the API still calls open (tryLater) is
+        recorded as such, so that it is pulled again once closed."""
+        def one_ledger(ledger: VippsLedger) -> None:
+            for topic in self.topics:
+                for day in days:
+                    if self._pull_date(landing, ledger, topic, day, progress):
+                        self.open_dates.setdefault(ledger.ledger_id, {}).setdefault(topic, []).append(day.isoformat())
+                        log.info("%s: ledger %s %s %s is still open (tryLater): pull it again once closed",
+                                 self.name, ledger.ledger_id, topic, day)
+
+        for ledger in self._ledgers(landing, progress):
+            self._isolated(ledger, partial(one_ledger, ledger))
+        landing.checkpoint()
+        self._record_dates(days)
+        self.finish()
+        return {"open_dates": self.open_dates}
+
+    def _pull_date(self, landing: Landing, ledger: VippsLedger, topic: str, day: date,
+                   progress: Progress | None) -> bool:
+        path = f"{REPORT_PATH}/{path_segment(ledger.ledger_id)}/{topic}/dates/{day.isoformat()}"
+        n, still_open, last = 0, False, None
+        for page in cursor_pages(self.api, path, {}, cursor=None, try_later_ends=False):
+            items, last = _fresh(page.items, last)
+            positions = [Position(date_seq=n + i) for i in range(len(items))]
+            self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} {day}", progress)
+            n += len(items)
+            still_open = still_open or page.try_later
+            if landing.pending >= self.flush_rows:
+                landing.checkpoint()
+        return still_open
+
+    def _record_dates(self, days: list[date]) -> None:
+        """``_state/vipps_report/dates.json``: per ledger, topic and date, open or closed when last pulled."""
+        known = self.lake.read_state(self.name, "dates") or {}
+        for ledger in self.reading:
+            if ledger.ledger_id in self.failed:
+                continue
+            for topic in self.topics:
+                still_open = set(self.open_dates.get(ledger.ledger_id, {}).get(topic, []))
+                slot = known.setdefault(ledger.ledger_id, {}).setdefault(topic, {})
+                for day in days:
+                    slot[day.isoformat()] = "open" if day.isoformat() in still_open else "closed"
+        self.lake.write_state(known, self.name, "dates")
