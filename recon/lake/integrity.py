@@ -21,6 +21,8 @@ def fingerprint(config: Config, *, results: bool = False) -> dict[str, list[tupl
         out = {}
         for name, spec in TABLES.items():
             keys = [k for k in spec.key if k != "_hash"]
+            if "feed_seq" in spec.schema.names:
+                keys.append("feed_seq")  # a Report API entry's feed position is part of what landed
             out[name] = con.execute(f"SELECT {', '.join([*keys, '_hash'])} FROM {name} ORDER BY ALL").fetchall()
         out["quarantine"] = con.execute("SELECT source, reason, _hash FROM quarantine ORDER BY ALL").fetchall()
         if results:
