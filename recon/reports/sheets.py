@@ -47,7 +47,26 @@ MISMATCHES = TableSheet("Mismatches", "mismatches.sql", paged="recon_mismatches"
     Column("Difference", "money"), Column("Currency", "text"), Column("Entur currency", "text"),
     Column("Vipps date", "date"), Column("Entur date", "date"), Column("Business date", "date"),
     Column("Age (days)", "int"), Column("Provisional", "bool"), Column("Incomplete: why", "text", max_width=60),
+    Column("Vipps API", "text"), Column("Feed", "text"), Column("Entry type", "text"),
+    Column("Settled amount", "money"), Column("Balance before", "money"), Column("Balance after", "money"),
+    Column("Previous balance after", "money"), Column("Ledger date", "date"),
 ))
+
+SETTLEMENT = TableSheet("Settlement", "settlement.sql", (
+    _id("Ledger"), _id("Payout account"), Column("Currency", "text"), _id("Payout pspReference"),
+    Column("Payout ledger date", "date"), Column("Covers from", "date"), Column("Covers to", "date"),
+    Column("Open (no payout yet)", "bool"), Column("Opening balance", "money"), Column("Captures", "money"),
+    Column("Refunds", "money"), Column("Fees retained", "money"), Column("Other movements", "money"),
+    Column("Other types", "text", max_width=40), Column("Payout", "money"), Column("Closing balance", "money"),
+    Column("Ties", "bool"), Column("Sales API gross", "money"), Column("Captures with a Sales entry", "money"),
+    Column("Captures without (ePayment)", "money"), Column("Entries", "int"),
+))
+
+SETTLEMENT_FEES = (
+    _id("Ledger"), Column("Currency", "text"), Column("Ledger date", "date"), Column("Fees", "money"),
+    Column("Fee entries", "int"), Column("Fees retained", "money"), Column("Funds captures", "money"),
+    Column("Effective fee rate", "percent"),
+)
 
 MATCHED = TableSheet("Matched", "matched.sql", paged="recon_matches", columns=(
     Column("Kind", "text"), Column("Match key", "int"), _id("Ledger"), _id("Reference"), _id("pspReference"),
@@ -128,6 +147,13 @@ def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict
               title="Per currency"),
     ]
     return book.table(VAT.name, VAT.columns, stream(con, VAT.sql, params), after=after)
+
+
+def write_settlement(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:
+    """Per ledger and payout the settlement proof; below it the fees per ledger date."""
+    fees = Block(SETTLEMENT_FEES, fetch(con, "settlement_fees.sql", params),
+                 title="Fees per ledger date (fees feed; effective rate = fees ÷ the funds captures of that date)")
+    return book.table(SETTLEMENT.name, SETTLEMENT.columns, stream(con, SETTLEMENT.sql, params), after=[fees])
 
 
 def _sum(values: Any) -> int | None:

@@ -47,12 +47,18 @@ CODES: dict[str, str] = {
                                      "no CREDITED Entur credit.",
     "TIMING_DIFFERENCE": "Vipps and Entur match and agree, but their business dates are further apart than "
                          "the matching window.",
+    "NOT_SETTLED": "A Vipps Sales API capture or refund has no funds entry in the Report API although its "
+                   "ledger's funds are landed past the settlement grace period: the money has not reached a payout.",
+    "SETTLEMENT_AMOUNT_MISMATCH": "A Vipps Sales API entry and its funds entry (same ledger, type, pspReference) "
+                                  "differ in amount by more than the tolerance.",
+    "BALANCE_BREAK": "A Report API feed's running balance breaks between two entries: an entry is missing or "
+                     "doubled, so the funds or fees landed do not prove complete.",
 }
 # The codes that are outcomes of matching Vipps against Entur: the match rate's denominator.
 MATCHING_CODES = frozenset([*list(CODES)[:7], "TIMING_DIFFERENCE"])
 
 SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 112)
-CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 10)
+CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 10, 8, 60)
 
 
 @dataclass
@@ -101,8 +107,12 @@ def data_origin(config: Config) -> dict[str, str]:
         return {name: where for name in config.sources()}
     out: dict[str, str] = {}
     if config.vipps:
-        ledgers = ", ".join(f"{l.ledger_id} ({l.timezone})" for l in config.vipps.ledgers)
+        ledgers = (", ".join(f"{l.ledger_id} ({l.timezone})" for l in config.vipps.ledgers)
+                   if not config.vipps.auto_ledgers else "as granted (auto)")
         out["vipps"] = f"Vipps MobilePay Sales API {_public_url(config.vipps.base_url)}, ledgers {ledgers}"
+        if config.vipps_report:
+            out["vipps_report"] = (f"Vipps Report API {_public_url(config.vipps.base_url)}, "
+                                   f"{' and '.join(config.vipps_report.topics)} feeds, ledgers {ledgers}")
     if config.entur:
         out["entur"] = f"Entur Sales API {_public_url(config.entur.base_url)}"
     if config.samtrafiken:
@@ -249,6 +259,7 @@ def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
     """Rows and amount per landed table and currency, in the order of recon.schemas; 0 for empty tables."""
     found = fetch(con, "landed_tables.sql", {})
     amount_column = {"vipps_sales_entries": "gross", "vipps_sales_lines": "line_total_gross",
+                     "vipps_funds_entries": "amount", "vipps_fees_entries": "amount",
                      "entur_payments": "total_amount", "entur_payment_transactions": "amount",
                      "entur_credits": "total_credit_amount", "entur_credit_transactions": "amount",
                      "samtrafiken_booking_events": "total_price"}
@@ -310,6 +321,12 @@ def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
                _label(""), Column("Gross", "money")], out_of_scope_rows(con, ctx),
               title="Vipps entries of the period not matched against Entur (payment type not in "
                     f"reconcile.vipps_payment_types = {', '.join(ctx.config.reconcile.vipps_payment_types)})"),
+        Block([_label("Ledger"), _label("Currency"), Column("Payouts", "int"), Column("Rows not tying", "int"),
+               Column("First opening balance", "money"), Column("Σ movements", "money"),
+               Column("Last closing balance", "money"), Column("Ties", "bool"), _label("Note")],
+              [list(r) for r in fetch(con, "settlement_control.sql", {"date_from": r.date_from,
+                                                                      "date_to": r.date_to})],
+              title="Settlement proof per ledger (Settlement sheet: first opening + Σ movements = last closing)"),
         Block([_label("Sheet"), Column("Rows", "int"), Column("Cut cells", "int"), _label("Column"),
                Column("Sum", "money")], totals,
               title="Sheet totals (rows below the header; Σ of each money column, all currencies)"),

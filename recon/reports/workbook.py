@@ -1,8 +1,8 @@
 """`recon report`: reconcile a period and write the workbook accountants open in the morning.
 
 The workbook is written to a temporary name in its folder and renamed, so a reader (or a sync
-to a file share) never sees half a file. Sheets: Summary, VAT, Mismatches, Matched (optional),
-Quarantine, Control; recon/reports/ holds the writer and the sheet builders.
+to a file share) never sees half a file. Sheets: Summary, VAT, Settlement, Mismatches, Matched
+(optional), Quarantine, Control; recon/reports/ holds the writer and the sheet builders.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from recon.lake.catalog import connect
 from recon.lake.store import Lake, replace_durably
 from recon.reconcile.runner import ReconcileResult, reconcile
 from recon.reports.excel import ReportWorkbook
-from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, write_table, write_vat
+from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, write_settlement, write_table, write_vat
 from recon.reports.summary import ReportContext, write_control, write_summary
 from recon.timeutil import today_in, zone
 
@@ -84,7 +84,8 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
         con.execute(f"SET memory_limit = '{reconcile_settings.memory_limit}'")
         con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
         pin_results(con, result.paths)
-        tables = [write_vat(book, con, params), write_table(book, con, MISMATCHES, params)]
+        tables = [write_vat(book, con, params), write_settlement(book, con, params),
+                  write_table(book, con, MISMATCHES, params)]
         if settings.include_matched:
             tables.append(write_table(book, con, MATCHED, params))
         tables.append(write_table(book, con, QUARANTINE, params))

@@ -22,8 +22,14 @@ UNION ALL
 SELECT 'samtrafiken', 'samtrafiken_booking_events', currency, count(*), 'total_price', CAST(sum(total_price) AS BIGINT)
 FROM samtrafiken_booking_events GROUP BY currency
 UNION ALL
-SELECT 'vipps', 'vipps_ledgers', currency, count(*), NULL, NULL
+SELECT 'vipps_report', 'vipps_ledgers', currency, count(*), NULL, NULL
 FROM vipps_ledgers GROUP BY currency
+UNION ALL
+SELECT 'vipps_report', 'vipps_funds_entries', currency, count(*), 'amount', CAST(sum(amount) AS BIGINT)
+FROM vipps_funds_entries GROUP BY currency
+UNION ALL
+SELECT 'vipps_report', 'vipps_fees_entries', currency, count(*), 'amount', CAST(sum(amount) AS BIGINT)
+FROM vipps_fees_entries GROUP BY currency
 UNION ALL
 SELECT source, 'quarantine', NULL, count(*), NULL, NULL
 FROM quarantine GROUP BY source

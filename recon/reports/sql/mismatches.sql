@@ -7,7 +7,9 @@
 SELECT code, explanation, kind, ledger_id, reference, psp_reference, order_id, entur_payment_id,
        entur_transaction_id, entur_credit_id, booking_id, vipps_amount, entur_amount, booking_amount,
        difference, currency, entur_currency, vipps_date, entur_date, business_date,
-       CAST($today - business_date AS BIGINT) AS age_days, provisional, incomplete
+       CAST($today - business_date AS BIGINT) AS age_days, provisional, incomplete,
+       vipps_api, feed, entry_type, settled_amount, balance_before, balance_after, previous_balance_after,
+       ledger_date
 FROM recon_mismatches
 WHERE file_row_number >= $first AND file_row_number < $first + $page
 ORDER BY file_row_number
