@@ -1,4 +1,4 @@
-"""Benchmark: reconcile N Vipps entries, N Entur transactions and N/2 bookings.
+"""Benchmark: reconcile N Vipps entries (and their N funds entries), N Entur transactions and N/2 bookings.
 
     python bench/reconcile.py                  # 10M / 10M / 5M (needs ~6 GB of disk, minutes)
     python bench/reconcile.py --n 1000000
@@ -70,6 +70,14 @@ def generate(lake: Path, n: int) -> None:
             "created_at": ts, "payment_type": "'VIPPS'", "payment_type_group": "'MOBILE'",
             "external_transaction_id": "CASE WHEN i % 100 = 2 THEN NULL ELSE 'P' || i END",
             "business_date": day}, n),
+        # The Report API's funds feed: every Vipps capture settles, with an unbroken balance chain.
+        "vipps_funds_entries": ({
+            **common, "entry_key": "'L1:F' || i", "ledger_id": "'L1'", "entry_type": "'capture'",
+            "psp_reference": "CASE WHEN i % 100 = 1 THEN 'X' || i ELSE 'P' || i END", "reference": "'O' || i",
+            "time": ts, "ledger_date": day, "currency": "'NOK'", "amount": amount,
+            "balance_before": f"CAST(sum({amount}) OVER (ORDER BY i) - {amount} AS BIGINT)",
+            "balance_after": f"CAST(sum({amount}) OVER (ORDER BY i) AS BIGINT)", "feed_seq": "i",
+            "business_tz": "'Europe/Oslo'", "business_date": day}, n),
         "samtrafiken_booking_events": ({
             **common, "event_id": "'E' || i", "event_time": ts, "booking_id": "'B' || i", "status": "'FULFILLED'",
             "retailer_reference": "'O' || (i * 2)", "currency": "'NOK'", "total_price": amount,
