@@ -10,21 +10,24 @@ import json
 import re
 from collections import Counter
 from dataclasses import asdict
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from recon.sandbox.dataset import Dataset
+from recon.sandbox.dataset import Dataset, Ledger
 from recon.sandbox.generate import (
     SAMPLE_ORDERS,
     SAMPLE_SEED,
     fmt_minor,
     generate,
+    lazy_funds_entries,
     lazy_ledger_entries,
     planted_sample,
     vat_from_gross,
@@ -37,14 +40,21 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 MISMATCH_CODES = {
     "MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRENCY_MISMATCH", "DUPLICATE",
     "REFUND_WITHOUT_CREDIT", "CREDIT_WITHOUT_REFUND", "VAT_MISMATCH", "BOOKING_NOT_PAID",
-    "BOOKING_REFUNDED_NOT_CREDITED", "TIMING_DIFFERENCE",
+    "BOOKING_REFUNDED_NOT_CREDITED", "TIMING_DIFFERENCE", "NOT_SETTLED", "SETTLEMENT_AMOUNT_MISMATCH",
+    "BALANCE_BREAK",
 }
+SINGLE_CODES = {"TIMING_DIFFERENCE", "SETTLEMENT_AMOUNT_MISMATCH"}  # planted once; the others twice or more
 ENTRY_KEYS = {"entryType", "time", "pspReference", "reference", "currency", "paymentType",
               "classification", "amounts", "lines", "customer", "completeness"}
 LINE_KEYS = {"lineId", "name", "quantity", "unitPriceGross", "unitPriceNet", "discountTotal",
              "lineTotalGross", "lineTotalNet", "vatRate", "vatAmount", "category"}
 TWO_DECIMALS = re.compile(r"^-?\d+\.\d{2}$")
 UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+# The Report API (apis.md §2): signed øre, UTC time with microseconds.
+REPORT_KEYS = {"pspReference", "time", "ledgerDate", "entryType", "reference", "currency", "amount",
+               "balanceBefore", "balanceAfter", "recipientHandle"}
+REPORT_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+PAYOUT = "payout-scheduled"
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +140,143 @@ def dataset_json(ds: Dataset) -> str:
     return json.dumps(asdict(ds), sort_keys=True, default=list)
 
 
+def report_time(text: str) -> datetime:
+    assert REPORT_TIME.match(text), text
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def expected_fee(amount: int) -> int:
+    """The capture fee, re-derived: 1.49 % of the amount rounded half up, plus 1.00 NOK."""
+    return int((Decimal(abs(amount)) * Decimal("0.0149")).quantize(Decimal(1), ROUND_HALF_UP)) + 100
+
+
+def chain_breaks(feed: Any) -> list[int]:
+    """Indices of the entries that break the balance chain, walked here over the list itself: an
+    entry that does not add up, or whose balanceBefore is not the previous balanceAfter."""
+    return [i for i, e in enumerate(feed)
+            if e["balanceAfter"] != e["balanceBefore"] + e["amount"]
+            or (i > 0 and e["balanceBefore"] != feed[i - 1]["balanceAfter"])]
+
+
+def check_report_feeds(lid: str, led: Ledger) -> None:
+    """Shape, ledger dates, feed order and signs of a ledger's funds and fees feeds."""
+    for feed in (led.funds, led.fees):
+        times = []
+        for e in feed:
+            assert set(e) == REPORT_KEYS, e
+            assert e["currency"] == "NOK"
+            assert all(type(e[k]) is int for k in ("amount", "balanceBefore", "balanceAfter"))
+            assert isinstance(e["pspReference"], str) and isinstance(e["reference"], str)
+            t = report_time(e["time"])
+            assert e["ledgerDate"] == t.astimezone(OSLO).date().isoformat()
+            assert e["recipientHandle"] in (f"NO:{lid}", None)
+            times.append(t)
+        assert times == sorted(times), "feed order is chronological"
+    if led.funds:
+        assert led.funds[0]["balanceBefore"] != 0 and led.fees[0]["balanceBefore"] != 0, "opening balances"
+    signs = {"capture": 1, "refund": -1, "fees-retained": -1, PAYOUT: -1}
+    for e in led.funds:
+        if e["entryType"] in signs:
+            assert e["amount"] * signs[e["entryType"]] > 0, e
+    assert {e["entryType"] for e in led.fees} <= {"capture-fee", "fees-retained"}
+    for e in led.fees:
+        assert (e["amount"] < 0) == (e["entryType"] == "capture-fee"), e
+
+
+def check_daily_close(lid: str, led: Ledger, *, every_closed_date_paid: bool) -> None:
+    """Fees per capture, fees retained, payouts: the last entry of their date, bringing the balance
+    back to the reserve (the funds feed's opening balance); none on the open dates."""
+    reserve = led.funds[0]["balanceBefore"]
+    assert led.open_from is not None and led.open_from >= max(e["ledgerDate"] for e in led.funds)
+    captures = [e for e in led.funds if e["entryType"] == "capture"]
+    fees = [e for e in led.fees if e["entryType"] == "capture-fee"]
+    assert [(c["pspReference"], c["reference"], c["ledgerDate"], -expected_fee(c["amount"])) for c in captures] == [
+        (f["pspReference"], f["reference"], f["ledgerDate"], f["amount"]) for f in fees]
+    pending = 0
+    retained: dict[str, int] = {}
+    for e in led.fees:  # each fees-retained returns the fees since the previous one
+        if e["entryType"] == "capture-fee":
+            pending -= e["amount"]
+        else:
+            assert e["amount"] == pending and e["pspReference"] not in retained
+            retained[e["pspReference"]], pending = e["amount"], 0
+    by_date: dict[str, list[dict[str, Any]]] = {}
+    for e in led.funds:
+        by_date.setdefault(e["ledgerDate"], []).append(e)
+    n = 0
+    for day, day_entries in by_date.items():
+        payouts = [k for k, e in enumerate(day_entries) if e["entryType"] == PAYOUT]
+        if day >= led.open_from or (not payouts and not every_closed_date_paid):
+            assert not payouts, f"no payout on an open date ({day})"
+            continue
+        assert payouts == [len(day_entries) - 1], f"one payout, the last entry of {day}"
+        payout = day_entries[-1]
+        n += 1
+        assert payout["pspReference"] == f"{lid}-{n}" and payout["balanceAfter"] == reserve
+        before = day_entries[-2] if len(day_entries) > 1 else None
+        if before is not None and before["entryType"] == "fees-retained":
+            assert retained.pop(payout["pspReference"]) == -before["amount"]
+    assert not retained, "every fees-retained of the fees feed has its funds entry"
+
+
+def sales_by_psp(led: Ledger) -> dict[str, dict[str, Any]]:
+    """The ledger's Sales captures and refunds with a pspReference (a redelivered entry once)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in led.entries:
+        if e.get("entryType") in ("capture", "refund") and e.get("pspReference"):
+            out.setdefault(e["pspReference"], e)
+    return out
+
+
+def funds_only(ds: Dataset) -> list[tuple[str, dict[str, Any]]]:
+    """Funds captures and refunds that no Sales entry explains: ePayment money."""
+    return [(lid, f) for lid, led in ds.ledgers.items() for f in led.funds
+            if f["entryType"] in ("capture", "refund") and f["pspReference"] not in sales_by_psp(led)]
+
+
+def check_settled(ds: Dataset, *, skip: frozenset[str] = frozenset(),
+                  amount_differs: frozenset[str] = frozenset(),
+                  next_date: frozenset[str] = frozenset()) -> None:
+    """Each Sales capture and refund with a pspReference (but `skip`, which have none) has exactly one
+    funds entry of the same ledger, type, pspReference and reference, a few seconds later on the same
+    ledger date (but `next_date`), amount the gross (refunds negative; but `amount_differs`)."""
+    for led in ds.ledgers.values():
+        funds = Counter((f["entryType"], f["pspReference"]) for f in led.funds)
+        by_key = {(f["entryType"], f["pspReference"]): f for f in led.funds}
+        for psp, e in sales_by_psp(led).items():
+            key = (e["entryType"], psp)
+            if psp in skip:
+                assert funds[key] == 0, psp
+                continue
+            assert funds[key] == 1, psp
+            f = by_key[key]
+            assert f["reference"] == e["reference"]
+            gross = e["amounts"]["gross"]
+            want = abs(gross) if e["entryType"] == "capture" else -abs(gross)
+            assert (f["amount"] != want) == (psp in amount_differs), psp
+            sold, settled = parse_utc(e["time"]), report_time(f["time"])
+            assert sold <= settled <= sold + timedelta(seconds=60)
+            assert (f["ledgerDate"] != oslo_date(e["time"]).isoformat()) == (psp in next_date), psp
+
+
+def check_funds_only_in_entur(ds: Dataset, *, exempt: frozenset[str] = frozenset()) -> int:
+    """Every ePayment capture has its Entur VIPPS CAPTURED transaction (same amount, orderId =
+    reference), every ePayment refund its CREDITED Vipps credit transaction. Returns how many."""
+    paid = {t["externalTransactionId"]: (p, t) for p, t in vipps_txns(ds)}
+    credited = {t["externalTransactionId"]: (c, t) for c in ds.credits for t in c["creditTransactions"]
+                if c["status"] == "CREDITED" and t["status"] == "CREDITED" and t["reimbursementMethod"] == "VIPPS"}
+    n = 0
+    for _, f in funds_only(ds):
+        if f["pspReference"] in exempt:
+            continue
+        record, txn = (paid if f["entryType"] == "capture" else credited)[f["pspReference"]]
+        assert record["orderId"] == f["reference"]
+        amount = txn["summary"]["capturedAmount"] if f["entryType"] == "capture" else txn["amount"]
+        assert minor(amount) == abs(f["amount"])
+        n += 1
+    return n
+
+
 # --------------------------------------------------------------------------- money helpers
 
 
@@ -198,6 +345,11 @@ def test_every_capture_has_exactly_one_entur_capture(base: Dataset) -> None:
                  if t["paymentType"] == "VISA"}
     cards = [e for _, e in entries(base) if e["entryType"] == "capture" and e["paymentType"] == "CARD"]
     assert cards and all(e["pspReference"] in card_psps for e in cards)
+    epay = [f for _, f in funds_only(base) if f["entryType"] == "capture"]
+    assert epay, "ePayment orders: funds captures without a Sales entry"
+    for f in epay:  # they have their Entur VIPPS capture too
+        [(payment, txn)] = by_ext[f["pspReference"]]
+        assert payment["orderId"] == f["reference"] and minor(txn["summary"]["capturedAmount"]) == f["amount"]
     for e in captures:
         matches = by_ext.get(e["pspReference"], [])
         assert len(matches) == 1, e["pspReference"]
@@ -208,8 +360,8 @@ def test_every_capture_has_exactly_one_entur_capture(base: Dataset) -> None:
         assert minor(txn["amount"]) == e["amounts"]["gross"]
         gap = (parse_utc(txn["createdAt"]) - parse_utc(e["time"])).total_seconds()
         assert 0 <= gap <= 600, "Entur records the capture within minutes"
-    # ...and no Vipps capture in Entur lacks its Vipps entry.
-    assert sorted(by_ext) == sorted(e["pspReference"] for e in captures)
+    # ...and no Vipps capture in Entur lacks its Vipps entry (Sales or funds).
+    assert sorted(by_ext) == sorted([e["pspReference"] for e in captures] + [f["pspReference"] for f in epay])
     paid = 0
     for p in base.payments:
         captured = [t for t in p["transactionHistory"] if t["status"] == "CAPTURED"]
@@ -231,7 +383,13 @@ def test_every_refund_has_a_credited_credit(base: Dataset) -> None:
         assert ct["reimbursementTypeGroup"] == "MOBILE"
         assert minor(ct["amount"]) == abs(r["amounts"]["gross"])
         assert minor(credit["totalCreditAmount"]) == abs(r["amounts"]["gross"])
-    assert sorted(credited) == sorted(r["pspReference"] for r in refunds)
+    epay = [f for _, f in funds_only(base) if f["entryType"] == "refund"]
+    assert epay, "some ePayment orders are refunded"
+    for f in epay:
+        credit, ct = credited[f["pspReference"]]
+        assert credit["status"] == ct["status"] == "CREDITED" and credit["orderId"] == f["reference"]
+        assert minor(ct["amount"]) == -f["amount"]
+    assert sorted(credited) == sorted([r["pspReference"] for r in refunds] + [f["pspReference"] for f in epay])
 
 
 def test_bookings_reference_existing_orders_and_agree(base: Dataset) -> None:
@@ -273,6 +431,51 @@ def test_bookings_reference_existing_orders_and_agree(base: Dataset) -> None:
     assert any(last_delivered[b]["eventId"] != ev["eventId"] for b, (_, _, ev) in states.items())
 
 
+# --------------------------------------------------------------------------- Report API feeds
+
+
+def test_generate_report_feeds_settle_everything(base: Dataset) -> None:
+    assert set(base.ledgers) == {"7000011", "7000022"}
+    for lid, led in base.ledgers.items():
+        assert led.funds and led.fees
+        assert chain_breaks(led.funds) == [] and chain_breaks(led.fees) == []
+        check_report_feeds(lid, led)
+        check_daily_close(lid, led, every_closed_date_paid=True)
+        assert {e["entryType"] for e in led.funds} == {"capture", "refund", "fees-retained", PAYOUT}
+    check_settled(base)
+    assert check_funds_only_in_entur(base) > 10
+    # The feeds run past the period (inside the 3-day read window), ledgers ending at different dates,
+    # each with its last date open.
+    assert {lid: led.open_from for lid, led in base.ledgers.items()} == {"7000011": "2026-10-29",
+                                                                        "7000022": "2026-10-27"}
+    for led in base.ledgers.values():
+        dates = {e["ledgerDate"] for e in led.funds}
+        last = date.fromisoformat(led.open_from)
+        assert dates == {(date(2026, 10, 24) + timedelta(days=d)).isoformat()
+                         for d in range((last - date(2026, 10, 24)).days + 1)}, "entries on every date"
+    # mPOS card sales (out of the matching scope) settle through Vipps like the rest.
+    cards = [(lid, e) for lid, e in entries(base) if e["paymentType"] == "CARD"]
+    assert cards
+    for lid, e in cards:
+        assert any(f["pspReference"] == e["pspReference"] for f in base.ledgers[lid].funds)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), orders=st.integers(0, 70), days=st.integers(1, 4),
+       extra=st.lists(st.integers(0, 3), min_size=1, max_size=2))
+def test_generate_report_feeds_property(seed: int, orders: int, days: int, extra: list[int]) -> None:
+    """Any consistent dataset: unbroken chains, every pspReference-bearing Sales entry settled
+    once, ePayment money in Entur, payouts back to the reserve."""
+    ds = generate(seed, orders=orders, days=days, report_extra_days=tuple(extra))
+    for lid, led in ds.ledgers.items():
+        assert chain_breaks(led.funds) == [] and chain_breaks(led.fees) == []
+        check_report_feeds(lid, led)
+        if led.funds:
+            check_daily_close(lid, led, every_closed_date_paid=False)
+    check_settled(ds)
+    check_funds_only_in_entur(ds)
+
+
 # --------------------------------------------------------------------------- planted_sample()
 
 
@@ -285,7 +488,8 @@ def test_planted_sample_covers_every_code(sample: tuple[Dataset, dict[str, Any]]
     ds, expected = sample
     codes = Counter(m["code"] for m in expected["mismatches"])
     assert set(codes) == MISMATCH_CODES
-    assert all(n >= 2 for code, n in codes.items() if code != "TIMING_DIFFERENCE")
+    assert all(n >= 2 for code, n in codes.items() if code not in SINGLE_CODES)
+    assert all(codes[code] == 1 for code in SINGLE_CODES)
     assert len(entries(ds)) >= 200 and set(ds.ledgers) == {"7000011", "7000022"}
     dates = {oslo_date(e["time"]) for _, e in entries(ds) if not _unparseable(e["time"])}
     assert {date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26)} <= dates
@@ -295,7 +499,8 @@ def test_planted_sample_covers_every_code(sample: tuple[Dataset, dict[str, Any]]
     assert expected["period"] == {"from": "2026-10-24", "to": "2026-10-26"}
     for row in expected["mismatches"]:
         assert set(row) == {"code", "ledgerId", "reference", "pspReference", "orderId",
-                            "entur_transaction_id", "credit_id", "booking_id", "why"}
+                            "entur_transaction_id", "credit_id", "booking_id", "why"} | (
+                                {"feed"} if row["code"] == "BALANCE_BREAK" else set())
         assert all(v is None or isinstance(v, str) for v in row.values())
 
 
@@ -303,6 +508,7 @@ def test_planted_rows_name_real_records_each_on_its_own_order(
         sample: tuple[Dataset, dict[str, Any]]) -> None:
     ds, expected = sample
     psps = {e.get("pspReference") for _, e in entries(ds)}
+    psps |= {e["pspReference"] for led in ds.ledgers.values() for e in [*led.funds, *led.fees]}
     txn_ids = {str(t["transactionId"]) for p in ds.payments for t in p["transactionHistory"]}
     txn_ids |= {str(t["transactionId"]) for c in ds.credits for t in c["creditTransactions"]}
     credit_ids = {str(c["creditId"]) for c in ds.credits}
@@ -435,6 +641,127 @@ def test_traps_are_present(sample: tuple[Dataset, dict[str, Any]]) -> None:
     assert (oslo_date(txn["createdAt"]) - oslo_date(cap["time"])).days == 5
 
 
+def test_planted_report_chains_break_only_where_planted(sample: tuple[Dataset, dict[str, Any]]) -> None:
+    ds, expected = sample
+    rows = {(m["ledgerId"], m["feed"]): m for m in expected["mismatches"] if m["code"] == "BALANCE_BREAK"}
+    assert sorted(rows) == [("7000011", "funds"), ("7000022", "fees")]
+    for lid, led in ds.ledgers.items():
+        check_report_feeds(lid, led)
+        check_daily_close(lid, led, every_closed_date_paid=True)
+        for name, feed in (("funds", led.funds), ("fees", led.fees)):
+            found = chain_breaks(feed)
+            if (lid, name) not in rows:
+                assert found == [], (lid, name)
+                continue
+            [i] = found  # exactly one breaking entry, named by the row
+            row, e = rows[(lid, name)], feed[i]
+            assert (e["pspReference"], e["reference"]) == (row["pspReference"], row["reference"])
+            assert e["entryType"] == "capture" if name == "funds" else "capture-fee"
+            if name == "funds":  # an entry is missing before it: it adds up, its predecessor does not lead to it
+                assert e["balanceAfter"] == e["balanceBefore"] + e["amount"]
+                assert e["balanceBefore"] != feed[i - 1]["balanceAfter"]
+            else:  # it does not add up, and the next entry follows its stated balance
+                assert e["balanceAfter"] != e["balanceBefore"] + e["amount"]
+                assert feed[i + 1]["balanceBefore"] == e["balanceAfter"]
+    # The grace trap and the NOT_SETTLED rows rely on where each funds feed ends.
+    assert {lid: max(e["ledgerDate"] for e in led.funds) for lid, led in ds.ledgers.items()} == {
+        "7000011": "2026-10-29", "7000022": "2026-10-27"}
+    assert {lid: led.open_from for lid, led in ds.ledgers.items()} == {"7000011": "2026-10-29",
+                                                                      "7000022": "2026-10-27"}
+
+
+def test_planted_settlement_rows_and_traps(sample: tuple[Dataset, dict[str, Any]]) -> None:
+    ds, expected = sample
+    rows = expected["mismatches"]
+    traps = {t["what"]: t["ids"] for t in expected["not_flagged"]}
+    not_settled = [m for m in rows if m["code"] == "NOT_SETTLED"]
+    [amount] = [m for m in rows if m["code"] == "SETTLEMENT_AMOUNT_MISMATCH"]
+    grace = traps["unsettled within the grace"]["pspReference"]
+    malformed = {q["ids"]["pspReference"] for q in expected["quarantine"] if q["source"] == "vipps"}
+    check_settled(ds, skip=frozenset({m["pspReference"] for m in not_settled} | {grace} | malformed),
+                  amount_differs=frozenset({amount["pspReference"]}),
+                  next_date=frozenset({traps["settled after midnight"]["pspReference"]}))
+    sales = {psp: (lid, e) for lid, led in ds.ledgers.items() for psp, e in sales_by_psp(led).items()}
+    latest = {lid: max(date.fromisoformat(e["ledgerDate"]) for e in led.funds) for lid, led in ds.ledgers.items()}
+    period = (date(2026, 10, 24), date(2026, 10, 26))
+
+    def due(psp: str) -> int:  # days from the sale to its ledger's latest funds ledgerDate
+        lid, e = sales[psp]
+        assert period[0] <= oslo_date(e["time"]) <= period[1]
+        return (latest[lid] - oslo_date(e["time"])).days
+
+    assert {sales[m["pspReference"]][1]["paymentType"] for m in not_settled} == {"WALLET", "CARD"}
+    for m in not_settled:
+        assert sales[m["pspReference"]][0] == m["ledgerId"] and due(m["pspReference"]) >= 2
+    assert sales[grace][0] == "7000022" and due(grace) < 2 and sales[grace][1]["paymentType"] == "WALLET"
+    [f] = [f for f in ds.ledgers[amount["ledgerId"]].funds if f["pspReference"] == amount["pspReference"]
+           and f["entryType"] == "capture"]
+    assert sales[amount["pspReference"]][1]["amounts"]["gross"] - f["amount"] == 1000
+    # Settled after midnight: the Sales entry seconds before local midnight, the funds entry seconds after.
+    ids = traps["settled after midnight"]
+    [f] = [f for f in ds.ledgers[ids["ledgerId"]].funds if f["pspReference"] == ids["pspReference"]]
+    sold, settled = parse_utc(ids["time"]).astimezone(OSLO), report_time(f["time"]).astimezone(OSLO)
+    assert settled.date() == sold.date() + timedelta(days=1) and (settled - sold).total_seconds() < 30
+    assert period[0] <= sold.date() and settled.date() <= period[1]
+    # The cash sale: no pspReference, and nothing in the funds feed for its order.
+    cash = traps["cash sale without funds entry"]
+    [e] = [e for e in ds.ledgers[cash["ledgerId"]].entries if e.get("reference") == cash["reference"]]
+    assert e["paymentType"] == "CASH" and e["pspReference"] is None
+    assert not [f for f in ds.ledgers[cash["ledgerId"]].funds if f["reference"] == cash["reference"]]
+    # mPOS card sales settle; an unknown funds entry type keeps the chain (checked above) and is negative.
+    card = traps["mPOS card sales settled"]
+    funds_psps = {f["pspReference"] for f in ds.ledgers[card["ledgerId"]].funds if f["entryType"] == "capture"}
+    assert card["pspReferences"] and set(card["pspReferences"]) <= funds_psps
+    assert all(sales[p][1]["paymentType"] == "CARD" for p in card["pspReferences"])
+    odd = traps["unknown funds entry type"]
+    [f] = [f for f in ds.ledgers[odd["ledgerId"]].funds if f["pspReference"] == odd["pspReference"]]
+    assert f["entryType"] == odd["entryType"] and f["entryType"] not in (
+        "capture", "refund", "fees-retained", PAYOUT, "correction") and -1000 < f["amount"] < 0
+
+
+def test_planted_epayment_rows(sample: tuple[Dataset, dict[str, Any]]) -> None:
+    ds, expected = sample
+    only = {f["pspReference"]: (lid, f) for lid, f in funds_only(ds)}
+    rows = [m for m in expected["mismatches"] if m["pspReference"] in only]
+    assert sorted(m["code"] for m in rows) == ["AMOUNT_MISMATCH", "MISSING_IN_ENTUR"]
+    by_ext = {t["externalTransactionId"]: (p, t) for p, t in vipps_txns(ds)}
+    orders = {p.get("orderId") for p in ds.payments}
+    for m in rows:
+        lid, f = only[m["pspReference"]]
+        assert lid == m["ledgerId"] and f["reference"] == m["reference"] and f["entryType"] == "capture"
+        assert date(2026, 10, 24) <= date.fromisoformat(f["ledgerDate"]) <= date(2026, 10, 26)
+        if m["code"] == "MISSING_IN_ENTUR":
+            assert f["pspReference"] not in by_ext and f["reference"] not in orders
+        else:
+            payment, txn = by_ext[f["pspReference"]]
+            assert payment["orderId"] == f["reference"] == m["orderId"]
+            assert str(txn["transactionId"]) == m["entur_transaction_id"]
+            assert minor(txn["summary"]["capturedAmount"]) != f["amount"]
+    # Every other ePayment capture and refund matches Entur exactly (the trap names one order).
+    assert check_funds_only_in_entur(ds, exempt=frozenset(only) & {m["pspReference"] for m in rows}) > 10
+    trap = next(t["ids"] for t in expected["not_flagged"] if t["what"] == "ePayment order (funds feed only)")
+    assert set(trap["pspReferences"]) <= set(only)
+
+
+def test_planted_settlements_answer_key(sample: tuple[Dataset, dict[str, Any]]) -> None:
+    """`settlements` in expected.json, re-derived here: one row per payout, and an open row."""
+    ds, expected = sample
+    [brk] = [m for m in expected["mismatches"] if m.get("feed") == "funds"]
+    [f] = [f for f in ds.ledgers[brk["ledgerId"]].funds if f["pspReference"] == brk["pspReference"]]
+    for lid, led in ds.ledgers.items():
+        mine = [r for r in expected["settlements"] if r["ledgerId"] == lid]
+        payouts = [e for e in led.funds if e["entryType"] == PAYOUT]
+        assert [r["payout_pspReference"] for r in mine] == [p["pspReference"] for p in payouts] + [None]
+        assert [r["to"] for r in mine] == [p["ledgerDate"] for p in payouts] + [led.open_from]
+        assert mine[0]["from"] == "2026-10-24" and mine[-1]["from"] == led.open_from
+        assert all(r["opening"] == led.funds[0]["balanceBefore"] for r in mine)
+        assert sum(sum(r["movements"].values()) + (r["payout"] or 0) for r in mine) == (
+            sum(e["amount"] for e in led.funds))
+        for r in mine:  # only the payout over the missing correction does not add up
+            broken = lid == brk["ledgerId"] and r["from"] <= f["ledgerDate"] <= r["to"]
+            assert r["adds_up"] is not broken
+
+
 def test_committed_sample_data_is_the_generators_output(tmp_path: Path) -> None:
     write_sample(tmp_path)
 
@@ -493,3 +820,36 @@ def test_lazy_entries_serve_a_million_without_building_them() -> None:
     last = seq[999_999]
     check_entry(last)
     assert oslo_date(last["time"]) == date(2026, 10, 26)
+
+
+def test_lazy_funds_entries_chain_and_payouts() -> None:
+    seq = lazy_funds_entries(3, 5000, "7000011")
+    assert len(seq) == 5000
+    assert seq[10:20] == [seq[i] for i in range(10, 20)] and seq[-1] == seq[4999]
+    with pytest.raises(IndexError):
+        seq[5000]
+    assert lazy_funds_entries(3, 5000, "7000011")[1234] == seq[1234]
+    assert lazy_funds_entries(4, 5000, "7000011")[1234] != seq[1234]
+    page = seq[:]
+    assert chain_breaks(page) == []
+    led = Ledger("7000011", funds=page, fees=[], open_from="2026-10-26")
+    for e in page:
+        assert set(e) == REPORT_KEYS and e["ledgerDate"] == report_time(e["time"]).astimezone(OSLO).date().isoformat()
+    times = [report_time(e["time"]) for e in page]
+    assert times == sorted(times)
+    payouts = [(i, e) for i, e in enumerate(page) if e["entryType"] == PAYOUT]
+    assert [e["ledgerDate"] for _, e in payouts] == ["2026-10-24", "2026-10-25"]
+    for i, e in payouts:  # the last of its date, back to the reserve
+        assert page[i + 1]["ledgerDate"] > e["ledgerDate"] and e["balanceAfter"] == page[0]["balanceBefore"]
+        assert e["pspReference"].startswith("7000011-")
+    assert all(e["amount"] > 0 for e in page if e["entryType"] == "capture")
+    assert len({e["amount"] for e in page}) > 100, "amounts vary"
+    assert led.open_from == max(e["ledgerDate"] for e in page)
+
+
+def test_lazy_funds_entries_serve_a_million() -> None:
+    seq = lazy_funds_entries(1, 1_000_000, "7000022")
+    for i in (1, 2, 333_333, 333_334, 777_777, 999_999):
+        assert seq[i]["balanceBefore"] == seq[i - 1]["balanceAfter"]
+        assert seq[i]["balanceAfter"] == seq[i]["balanceBefore"] + seq[i]["amount"]
+    assert seq[999_999]["ledgerDate"] == "2026-10-26"

@@ -1,6 +1,8 @@
 """A consistent dataset (:func:`generate`): reconciling it by the mismatch rules gives zero
 exceptions, while it still carries partial captures, refunds of either sign, card payments and
-non-final attempts in Entur, and bookings with duplicated and out-of-order events.
+non-final attempts in Entur, bookings with duplicated and out-of-order events, and the Vipps
+Report API's funds and fees feeds: every Sales capture and refund settled, ePayment orders that
+only the Report API knows, fees, payouts and unbroken balance chains.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from datetime import datetime, timedelta
 from recon.sandbox.dataset import Dataset
 from recon.sandbox.generate.world import (
     PRODUCTS,
+    REPORT_EXTRA_DAYS,
     RESPLUS,
     SALES_CATEGORIES,
     TICKETS,
     Record,
     Sale,
     World,
+    local_midnight,
     parse_minor_text,
     parse_z,
     vat_from_gross,
@@ -266,23 +270,80 @@ def _redeliver_events(w: World, sales: list[Sale]) -> None:
         w.deliver_event(copy.deepcopy(ev), parse_z(ev["eventTime"]) + timedelta(minutes=7))
 
 
+# --------------------------------------------------------------------------- ePayment orders
+
+
+def _epayment_sales(w: World, count: int, refund_share: float, booking_share: float) -> list[Sale]:
+    """Orders paid with Vipps ePayment (the Entur app): no Sales API entry, only a funds capture
+    (and for some a funds refund) in the Report API, with the Entur VIPPS payment (and CREDITED
+    credit) it matches by key 1. Round-robin over every ledger date of every funds feed first, so
+    that each feed has entries up to its last date; times between 06:00 and 22:00 local.
+    Built from the Report side's own random stream (World.report_stream)."""
+    sales: list[Sale] = []
+    with w.report_stream():
+        rng = w.rng
+        last = max((d - w.start).days for d in w.funds_until.values())
+        combos = [(l, d) for d in range(last + 1) for l in w.ledger_ids
+                  if w.day(d) <= w.funds_until[l]]
+        for i in range(count):
+            ledger, d = combos[i] if i < len(combos) else rng.choice(combos)
+            when = local_midnight(w.day(d)) + timedelta(seconds=rng.randrange(6 * 3600, 22 * 3600))
+            booking = rng.random() < booking_share
+            sale = Sale(w.order_id(), ledger)
+            picks = [rng.choice(RESPLUS[:4])] if booking else rng.sample(TICKETS, k=rng.choice((1, 1, 2)))
+            total = sum(p.price * rng.choice((1, 1, 2)) for p in picks)
+            psp = w.psp()
+            sale.captures.append(w.funds_move(ledger, when, "capture", total, psp=psp, reference=sale.order_id))
+            paid = w.txn(total, when + timedelta(seconds=rng.randrange(5, 120)), external=psp)
+            sale.txns.append(paid)
+            sale.payment = w.payment(sale.order_id, when - timedelta(seconds=rng.randrange(60, 600)), [paid],
+                                     total=total)
+            # A refund stays on the same side of the period's end, within the ledger's funds feed.
+            edge = w.period_end if when < w.period_end else local_midnight(w.funds_until[ledger] + timedelta(days=1))
+            latest = min(when + timedelta(days=2), edge - timedelta(hours=2))
+            if rng.random() < refund_share and latest - when > timedelta(hours=1):
+                at = when + timedelta(seconds=rng.randrange(1800, int((latest - when).total_seconds())))
+                amount = total if rng.random() < 0.7 else total // 2
+                rpsp = w.psp()
+                sale.refunds.append(w.funds_move(ledger, at, "refund", -amount, psp=rpsp, reference=sale.order_id))
+                credited = at + timedelta(seconds=rng.randrange(5, 300))
+                ct = w.credit_txn(paid, amount, credited, external=rpsp)
+                sale.credits.append(w.credit(sale.order_id, credited, [ct], version=2, payment=sale.payment))
+            if booking:
+                _book(w, sale, when + timedelta(seconds=rng.randrange(60, 300)), total=total)
+            sales.append(sale)
+    return sales
+
+
 def build_world(seed: int, orders: int, ledgers: Sequence[str], start: str, days: int,
-           refund_share: float, booking_share: float) -> tuple[World, list[Sale]]:
-    w = World(seed, ledgers, start, days)
-    return w, _consistent(w, orders, refund_share, booking_share)
+                refund_share: float, booking_share: float, *, epayment_share: float = 0.15,
+                report_extra_days: Sequence[int] = REPORT_EXTRA_DAYS) -> tuple[World, list[Sale]]:
+    """The consistent world and its Sales-API orders (the ePayment orders are in the world but
+    not in the list: plants look for generated orders of the Sales API there)."""
+    w = World(seed, ledgers, start, days, report_extra_days)
+    sales = _consistent(w, orders, refund_share, booking_share)
+    _epayment_sales(w, round(orders * epayment_share), refund_share, booking_share)
+    return w, sales
 
 
 def generate(seed: int = 0, orders: int = 300,
              ledgers: tuple[str, ...] = ("7000011", "7000022"), start: str = "2026-10-24",
-             days: int = 3, refund_share: float = 0.1, booking_share: float = 0.4) -> Dataset:
+             days: int = 3, refund_share: float = 0.1, booking_share: float = 0.4,
+             epayment_share: float = 0.15, report_extra_days: tuple[int, ...] = REPORT_EXTRA_DAYS) -> Dataset:
     """A realistic dataset that reconciles with zero mismatches; deterministic for a seed.
 
     `orders` counts the orders paid with Vipps (each has one or two captures). On top come
     card-paid orders (~1/15 of `orders`) and abandoned Vipps attempts (~1/50), which exist in
-    Entur only. `refund_share` of all orders get a refund (credited in Entur) and
+    Entur only, and `epayment_share` × `orders` ePayment orders, which exist in the Report API
+    and Entur only. `refund_share` of all orders get a refund (credited in Entur) and
     `booking_share` of the orders a Samtrafiken booking.
+
+    Every ledger gets Report API feeds: each Sales capture and refund settles in the funds feed,
+    with fees, daily payouts and unbroken balance chains; ledger k's funds feed runs
+    `report_extra_days[k]` (cycling) dates past the period, and its last date is open.
     """
-    if orders < 0 or not (0 <= refund_share <= 1 and 0 <= booking_share <= 1):
+    if orders < 0 or not (0 <= refund_share <= 1 and 0 <= booking_share <= 1 and 0 <= epayment_share <= 1):
         raise ValueError("orders must be >= 0 and the shares between 0 and 1")
-    w, _ = build_world(seed, orders, ledgers, start, days, refund_share, booking_share)
+    w, _ = build_world(seed, orders, ledgers, start, days, refund_share, booking_share,
+                       epayment_share=epayment_share, report_extra_days=report_extra_days)
     return w.dataset()

@@ -6,8 +6,8 @@ quarantine, with the answer key.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from recon.sandbox.dataset import Dataset
@@ -23,6 +23,7 @@ from recon.sandbox.generate.world import (
     Sale,
     World,
     fmt_minor,
+    local_midnight,
     parse_z,
     vat_from_gross,
     zulu,
@@ -38,23 +39,28 @@ class _Plant:
         self.w = w
         self.sales = sales
         self.l1, self.l2 = w.ledger_ids[0], w.ledger_ids[-1]
+        self.period_to = w.day(w.days - 1).isoformat()
         self.mismatches: list[Record] = []
         self.not_flagged: list[Record] = []
         self.quarantine: list[Record] = []
+        self.after: list[Callable[[Dataset], None]] = []  # plants on the built feeds (balances)
 
     # ----- answer key
 
     def expect(self, code: str, why: str, *, ledger: str | None = None,
                reference: str | None = None, psp: str | None = None,
                order: str | None = None, txn: Any = None, credit: Any = None,
-               booking: str | None = None) -> None:
+               booking: str | None = None, feed: str | None = None) -> None:
         def s(v: Any) -> str | None:
             return None if v is None else str(v)
 
-        self.mismatches.append({"code": code, "ledgerId": s(ledger), "reference": s(reference),
-                                "pspReference": s(psp), "orderId": s(order),
-                                "entur_transaction_id": s(txn), "credit_id": s(credit),
-                                "booking_id": s(booking), "why": why})
+        row = {"code": code, "ledgerId": s(ledger), "reference": s(reference),
+               "pspReference": s(psp), "orderId": s(order),
+               "entur_transaction_id": s(txn), "credit_id": s(credit),
+               "booking_id": s(booking), "why": why}
+        if feed is not None:  # BALANCE_BREAK: which Report API feed of the ledger breaks
+            row["feed"] = feed
+        self.mismatches.append(row)
 
     def trap(self, what: str, ids: dict[str, Any], why: str) -> None:
         self.not_flagged.append({"what": what, "ids": _str_ids(ids), "why": why})
@@ -67,10 +73,10 @@ class _Plant:
 
     def sale(self, ledger: str, day: int, hhmm: str, items: Sequence[tuple[str, int]] = (
              ("Enkeltbillett voksen", 1),), *, solution: str = "SHOPPING_BASKET",
-             entur_delay_s: int = 95, fold: int = 0, numeric: str | None = None) -> Sale:
+             entur_delay_s: int = 95, fold: int = 0, numeric: str | None = None, second: int = 0) -> Sale:
         """A matched Vipps order: one capture and its Entur VIPPS CAPTURED transaction."""
         w = self.w
-        t = w.at(day, hhmm, fold)
+        t = w.at(day, hhmm, fold) + timedelta(seconds=second)
         sale = Sale(w.order_id(numeric), ledger)
         sale.lines = [w.line(PRODUCTS[name], qty) for name, qty in items]
         cap = w.vipps_entry(ledger, sale.order_id, t, solution, lines=sale.lines, payment_type="WALLET")
@@ -654,6 +660,215 @@ def _p_malformed(pl: _Plant) -> None:
                                             "retailerReference": ev["retailerReference"]},
            "booking event without `eventId` (its retailerReference is no Entur order, so "
            "ingesting it by mistake would show up as BOOKING_NOT_PAID)")
+    # Quarantined Sales entries never land: a funds entry of theirs would look like ePayment
+    # money that Entur lacks (MISSING_IN_ENTUR), so they settle nothing here.
+    w.unsettled.update(q["ids"]["pspReference"] for q in pl.quarantine if q["source"] == "vipps")
+
+
+# --------------------------------------------------------------------------- Vipps Report API
+
+GRACE_DAYS = 2  # reconcile.settlement_grace_days (default)
+
+
+def _p_settlement(pl: _Plant) -> None:
+    """Sales API ↔ funds feed: NOT_SETTLED, SETTLEMENT_AMOUNT_MISMATCH and their traps."""
+    w = pl.w
+    # NOT_SETTLED 1: a WALLET capture, matched to Entur, whose money never reached the funds feed;
+    # its date is exactly the grace before the ledger's latest funds ledgerDate (due: flagged).
+    sale = pl.sale(pl.l2, 1, "09:18", (("Regiontog sone 4", 1), ("Kaffe", 1)))
+    cap = sale.captures[0]
+    w.unsettled.add(cap["pspReference"])
+    latest = w.funds_until[pl.l2]
+    gap = (latest - w.day(1)).days
+    assert gap == GRACE_DAYS
+    pl.expect("NOT_SETTLED", f"WALLET capture of {w.day(1)} (matched to Entur by key 1) with no funds "
+              f"entry; ledger {pl.l2}'s funds feed reaches {latest}, {gap} days later: at the "
+              f"{GRACE_DAYS}-day grace it is due", ledger=pl.l2, reference=sale.order_id,
+              psp=cap["pspReference"])
+
+    # NOT_SETTLED 2: an mPOS card capture (out of the matching scope) with no funds entry: any
+    # payment type with a pspReference settles through Vipps.
+    t = w.at(1, "11:42")
+    oid = w.order_id()
+    cap = w.vipps_entry(pl.l1, oid, t, "MPOS", lines=[w.line(PRODUCTS["Vann 0,5 l"]),
+                                                      w.line(PRODUCTS["Rundstykke med ost"])],
+                        payment_type="CARD")
+    _entur_for(w, oid, cap, t)  # paid by card in Entur (VISA), as mPOS card sales are
+    w.unsettled.add(cap["pspReference"])
+    pl.expect("NOT_SETTLED", f"mPOS card capture (paymentType CARD, out of the Entur matching scope) "
+              f"of {w.day(1)} with no funds entry; ledger {pl.l1}'s funds feed reaches "
+              f"{w.funds_until[pl.l1]}: the settlement check covers every payment type",
+              ledger=pl.l1, reference=oid, psp=cap["pspReference"])
+
+    # SETTLEMENT_AMOUNT_MISMATCH: the funds entry settled 10.00 less than the Sales gross.
+    sale = pl.sale(pl.l1, 2, "08:37", (("Flybussen Gardermoen", 1),))
+    cap = sale.captures[0]
+    w.funds_amount[cap["pspReference"]] = cap["amounts"]["gross"] - 1000
+    pl.expect("SETTLEMENT_AMOUNT_MISMATCH", "Sales capture 259.50 (matched to Entur), its funds entry "
+              "(same ledger, type, pspReference) 249.50; the balance chain follows the 249.50",
+              ledger=pl.l1, reference=sale.order_id, psp=cap["pspReference"])
+
+    # Trap: unsettled, but younger than the grace (1 day before the ledger's latest funds date).
+    sale = pl.sale(pl.l2, 2, "13:13", (("24-timersbillett", 1),))
+    cap = sale.captures[0]
+    w.unsettled.add(cap["pspReference"])
+    pl.trap("unsettled within the grace", {"ledgerId": pl.l2, "pspReference": cap["pspReference"],
+                                           "reference": sale.order_id},
+            f"WALLET capture of {w.day(2)} with no funds entry yet, but ledger {pl.l2}'s funds feed "
+            f"only reaches {latest} ({(latest - w.day(2)).days} day later, less than the "
+            f"{GRACE_DAYS}-day grace): not NOT_SETTLED")
+
+    # Trap: sold seconds before local midnight, settled seconds after it (next ledger date).
+    sale = pl.sale(pl.l1, 0, "23:59", (("Enkeltbillett barn", 1),), second=52)
+    cap = sale.captures[0]
+    w.funds_at[cap["pspReference"]] = local_midnight(w.day(1)) + timedelta(seconds=3)
+    pl.trap("settled after midnight", {"ledgerId": pl.l1, "pspReference": cap["pspReference"],
+                                       "time": cap["time"]},
+            f"Sales entry at local {w.day(0)} 23:59:52, its funds entry at {w.day(1)} 00:00:03 (ledgerDate "
+            f"{w.day(1)}): different business dates, still settled (the key has no date), not NOT_SETTLED")
+
+    # Trap: the cash sale has no pspReference and no funds entry: never checked.
+    [cash] = [e for _, _, e in w.vipps[pl.l1] if e.get("paymentType") == "CASH"]
+    pl.trap("cash sale without funds entry", {"ledgerId": pl.l1, "reference": cash["reference"]},
+            "paymentType CASH, pspReference null, so no funds entry: the settlement check never "
+            "applies (the same entry as the mPOS cash sale trap)")
+
+    # Trap: mPOS card sales settle in the funds feed too, but stay out of the Entur matching.
+    cards = [e["pspReference"] for s in pl.sales for e in s.captures if e["paymentType"] == "CARD"]
+    mine = [e["pspReference"] for s in pl.sales if s.ledger_id == pl.l1 for e in s.captures
+            if e["paymentType"] == "CARD"]
+    pl.trap("mPOS card sales settled", {"ledgerId": pl.l1, "pspReferences": mine[:3]},
+            f"these and all {len(cards)} generated mPOS card captures have their funds capture (same ledger, "
+            "type and pspReference): out of the matching scope like their Sales entries, never MISSING_IN_ENTUR")
+
+    # Trap: an entry type recon does not know, with an unbroken chain.
+    odd = w.funds_move(pl.l2, w.at(1, "14:02"), "instant-payout-fee", -500, psp=w.psp(),
+                       reference="instant-payout", recipient=False)
+    pl.trap("unknown funds entry type", {"ledgerId": pl.l2, "pspReference": odd["pspReference"],
+                                         "entryType": odd["entryType"]},
+            f"funds entry type instant-payout-fee (-5.00) on {w.day(1)}, chain unbroken: it lands, is "
+            "booked by its sign under its own type in the settlement, and no code applies")
+
+
+def _p_epayment(pl: _Plant) -> None:
+    """ePayment (funds feed only, no Sales entry) ↔ Entur."""
+    w = pl.w
+    # MISSING_IN_ENTUR 3: an ePayment capture that Entur never heard of; the row comes from the
+    # Report API.
+    t = w.at(0, "18:05")
+    oid = w.order_id()
+    psp = w.psp()
+    w.funds_move(pl.l2, t, "capture", 12700, psp=psp, reference=oid)
+    pl.expect("MISSING_IN_ENTUR", "ePayment capture 127.00 in the funds feed only (no Sales entry: "
+              "the Vipps row comes from the Report API) with no Entur payment for its pspReference or "
+              "its reference", ledger=pl.l2, reference=oid, psp=psp)
+
+    # AMOUNT_MISMATCH 3: an ePayment capture whose Entur transaction captured 10.00 more.
+    t = w.at(2, "07:20")
+    oid = w.order_id()
+    psp = w.psp()
+    w.funds_move(pl.l1, t, "capture", 32800, psp=psp, reference=oid)
+    txn = w.txn(33800, t + timedelta(seconds=40), external=psp)
+    w.payment(oid, t - timedelta(minutes=2), [txn], total=33800)
+    pl.expect("AMOUNT_MISMATCH", "key 1 pair: ePayment capture (funds feed only) 328.00 vs Entur "
+              "capturedAmount 338.00", ledger=pl.l1, reference=oid, psp=psp, order=oid,
+              txn=txn["transactionId"])
+
+    # Trap: the generated ePayment orders (funds only) match Entur cleanly.
+    moves = [m for _, _, m in sorted(w.funds_moves[pl.l1] + w.funds_moves[pl.l2], key=lambda x: (x[0], x[1]))
+             if m["ledgerDate"] <= pl.period_to]
+    refund = next(m for m in moves if m["entryType"] == "refund")
+    capture = next(m for m in moves if m["entryType"] == "capture" and m["reference"] == refund["reference"])
+    pl.trap("ePayment order (funds feed only)", {"reference": capture["reference"],
+                                                 "pspReferences": [capture["pspReference"],
+                                                                   refund["pspReference"]]},
+            "capture and refund in the funds feed with no Sales entry, matched by key 1 to an Entur "
+            "VIPPS CAPTURED transaction and a CREDITED credit: no code; their VAT is 'not reported by Vipps'")
+
+
+def _p_balance_breaks(pl: _Plant) -> None:
+    """BALANCE_BREAK in a funds feed (an entry missing) and in a fees feed (an entry that does not add up)."""
+    w = pl.w
+    # Funds: a correction booked one second before a planted capture's funds entry is missing
+    # from the feed, so that entry's balanceBefore is the previous balanceAfter + the correction.
+    sale = pl.sale(pl.l1, 1, "16:25", (("Enkeltbillett voksen", 2), ("Kaffe", 1)))
+    cap = sale.captures[0]
+    at = parse_z(cap["time"]) + timedelta(seconds=12)
+    w.funds_at[cap["pspReference"]] = at
+    corr = w.funds_move(pl.l1, at - timedelta(seconds=1), "correction", 2500, psp=w.psp(),
+                        reference=f"correction-{w.day(1)}", recipient=False)
+
+    def drop_correction(ds: Dataset) -> None:
+        led = ds.ledgers[pl.l1]
+        funds = list(led.funds)
+        [i] = [k for k, e in enumerate(funds) if e["entryType"] == "correction"
+               and e["pspReference"] == corr["pspReference"]]
+        removed = funds.pop(i)
+        after = funds[i]
+        assert after["entryType"] == "capture" and after["pspReference"] == cap["pspReference"]
+        assert after["balanceBefore"] - funds[i - 1]["balanceAfter"] == removed["amount"]
+        led.funds = funds
+        pl.expect("BALANCE_BREAK", f"funds feed: a correction of +25.00 (pspReference "
+                  f"{removed['pspReference']}) is missing just before this capture's funds entry, so its "
+                  f"balanceBefore {after['balanceBefore']} ≠ the previous balanceAfter "
+                  f"{funds[i - 1]['balanceAfter']} (gap 2500); the payout of {w.day(1)} does not add up either",
+                  ledger=pl.l1, reference=sale.order_id, psp=cap["pspReference"], feed="funds")
+
+    # Fees: one capture-fee whose balanceAfter is 1.00 short of balanceBefore + amount; the
+    # entries after it follow its stated balanceAfter, so it is the only break.
+    sale2 = pl.sale(pl.l2, 0, "10:48", (("Paraply", 1),))
+    cap2 = sale2.captures[0]
+
+    def skew_fee(ds: Dataset) -> None:
+        led = ds.ledgers[pl.l2]
+        fees = list(led.fees)
+        [i] = [k for k, e in enumerate(fees) if e["entryType"] == "capture-fee"
+               and e["pspReference"] == cap2["pspReference"]]
+        bad = fees[i] = {**fees[i], "balanceAfter": fees[i]["balanceAfter"] - 100}
+        for k in range(i + 1, len(fees)):
+            fees[k] = {**fees[k], "balanceBefore": fees[k]["balanceBefore"] - 100,
+                       "balanceAfter": fees[k]["balanceAfter"] - 100}
+        led.fees = fees
+        pl.expect("BALANCE_BREAK", f"fees feed: capture-fee {bad['amount']} with balanceBefore "
+                  f"{bad['balanceBefore']} states balanceAfter {bad['balanceAfter']} (should be "
+                  f"{bad['balanceBefore'] + bad['amount']}, gap -100); the next entry follows the stated "
+                  "balance, so only this entry breaks", ledger=pl.l2, reference=sale2.order_id,
+                  psp=cap2["pspReference"], feed="fees")
+
+    pl.after += [drop_correction, skew_fee]
+
+
+def _settlements(ds: Dataset) -> list[Record]:
+    """The answer key of the settlement proof: per ledger and payout, the ledger dates it covers
+    (from the day after the previous payout's ledger date), the opening balance, the movements by
+    type, the payout and the closing balance; the dates after the last payout form an open row
+    (payout null)."""
+    rows: list[Record] = []
+    for lid, led in ds.ledgers.items():
+        row: Record | None = None
+        start: str | None = None  # the day after the previous payout's ledger date
+        for e in led.funds:
+            if row is None:
+                row = {"ledgerId": lid, "payout_pspReference": None, "from": start or e["ledgerDate"],
+                       "to": e["ledgerDate"], "opening": e["balanceBefore"], "movements": {},
+                       "payout": None, "closing": None, "adds_up": None}
+            row["to"] = e["ledgerDate"]
+            row["closing"] = e["balanceAfter"]
+            if e["entryType"] == "payout-scheduled":
+                row["payout_pspReference"], row["payout"] = e["pspReference"], e["amount"]
+            else:
+                row["movements"][e["entryType"]] = row["movements"].get(e["entryType"], 0) + e["amount"]
+            if e["entryType"] == "payout-scheduled":
+                row["adds_up"] = row["opening"] + sum(row["movements"].values()) + row["payout"] == row["closing"]
+                rows.append(row)
+                row = None
+                start = (date.fromisoformat(e["ledgerDate"]) + timedelta(days=1)).isoformat()
+        if row is not None:
+            row["adds_up"] = row["opening"] + sum(row["movements"].values()) == row["closing"]
+            rows.append(row)
+    for r in rows:
+        r["movements"] = dict(sorted(r["movements"].items()))
+    return rows
 
 
 def planted_sample(seed: int = SAMPLE_SEED) -> tuple[Dataset, dict[str, Any]]:
@@ -662,14 +877,20 @@ def planted_sample(seed: int = SAMPLE_SEED) -> tuple[Dataset, dict[str, Any]]:
     pl = _Plant(w, sales)
     for plant in (_p_missing, _p_amount_currency, _p_duplicate, _p_refunds, _p_vat,
                   _p_bookings, _p_timing, _p_partial_traps, _p_redelivery_traps,
-                  _p_entur_traps, _p_booking_traps, _p_id_and_time_traps, _p_scope_traps, _p_malformed):
+                  _p_entur_traps, _p_booking_traps, _p_id_and_time_traps, _p_scope_traps, _p_malformed,
+                  _p_settlement, _p_epayment, _p_balance_breaks):
         plant(pl)
+    ds = w.dataset()
+    for step in pl.after:
+        step(ds)
+    for lid, led in ds.ledgers.items():  # the grace trap and NOT_SETTLED rows rely on these
+        assert max(e["ledgerDate"] for e in led.funds) == w.funds_until[lid].isoformat() == led.open_from
     expected = {
         "mismatches": pl.mismatches,
         "not_flagged": pl.not_flagged,
         "quarantine": pl.quarantine,
         "vat_rates": list(VAT_RATES),
-        "period": {"from": w.start.isoformat(),
-                   "to": (w.start + timedelta(days=w.days - 1)).isoformat()},
+        "period": {"from": w.start.isoformat(), "to": pl.period_to},
+        "settlements": _settlements(ds),
     }
-    return w.dataset(), expected
+    return ds, expected

@@ -8,7 +8,9 @@ import copy
 import itertools
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,6 +24,14 @@ ORGANISATION_ID = 1  # the selling organisation in Entur
 SAMPLE_SEED = 2026
 SAMPLE_ORDERS = 190  # ~250 Vipps entries: enough variety, JSON well under 1.5 MB
 Record = dict[str, Any]
+
+# The Vipps Report API (funds and fees feeds, docs/apis.md §2).
+FEE_RATE_BP = 149  # capture fee: 1.49 % of the captured amount (rounded half up) ...
+FEE_FIXED = 100  # ... plus 1.00 NOK per capture
+# Funds feeds go on this many ledger dates past the period (ledger k takes entry k, cycling), so
+# that the read window after the period holds settlement data, and ledgers end at different dates.
+REPORT_EXTRA_DAYS: tuple[int, ...] = (3, 1)
+FUNDS_DELAY_S = (2, 30)  # a Sales entry's funds entry follows it by this many seconds (same date)
 
 
 # --------------------------------------------------------------------------- money and time
@@ -58,6 +68,38 @@ def zulu(dt: datetime) -> str:
 def local_midnight(day: date) -> datetime:
     """The UTC instant at which `day` starts in Oslo (days are 23, 24 or 25 hours long)."""
     return datetime(day.year, day.month, day.day, tzinfo=OSLO).astimezone(UTC)
+
+
+def report_time(dt: datetime) -> str:
+    """The Report API's `time`: UTC with microseconds and a Z suffix (2026-10-24T08:00:05.000000Z)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def oslo_date(dt: datetime) -> date:
+    """The ledger date of an instant: its date in Europe/Oslo."""
+    return dt.astimezone(OSLO).date()
+
+
+def report_entry(psp: str, when: datetime, entry_type: str, reference: str, amount: int, *,
+                 recipient: str | None, before: int | None = None) -> Record:
+    """A Report API funds or fees entry (docs/apis.md §2), in the API's field order."""
+    return {
+        "pspReference": psp,
+        "time": report_time(when),
+        "ledgerDate": oslo_date(when).isoformat(),
+        "entryType": entry_type,
+        "reference": reference,
+        "currency": "NOK",
+        "amount": amount,
+        "balanceBefore": before,
+        "balanceAfter": None if before is None else before + amount,
+        "recipientHandle": recipient,
+    }
+
+
+def capture_fee(amount: int) -> int:
+    """The fee (positive øre) Vipps keeps for a capture of `amount` øre: 1.49 % + 1.00 NOK."""
+    return (abs(amount) * FEE_RATE_BP + 5_000) // 10_000 + FEE_FIXED
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -137,11 +179,20 @@ class Sale:
 
 
 class World:
-    """Accumulates records of all three APIs, with unique IDs and a delivery order per feed."""
+    """Accumulates records of all APIs, with unique IDs and a delivery order per feed.
 
-    def __init__(self, seed: int, ledgers: Sequence[str], start: str, days: int) -> None:
+    The Report API's funds and fees feeds are built by :meth:`dataset` from everything else: each
+    Sales capture and refund with a ``pspReference`` settles a few seconds after it (unless
+    listed in ``unsettled``), plus the funds-only moves registered with :meth:`funds_move`
+    (ePayment, corrections, new entry types); then capture fees, fees retained and payouts.
+    """
+
+    def __init__(self, seed: int, ledgers: Sequence[str], start: str, days: int,
+                 report_extra_days: Sequence[int] = REPORT_EXTRA_DAYS) -> None:
         if days < 1 or not ledgers:
             raise ValueError("need at least one ledger and one day")
+        if not report_extra_days or min(report_extra_days) < 0:
+            raise ValueError("report_extra_days needs at least one value, none negative")
         self.rng = random.Random(seed)
         self.ledger_ids = list(ledgers)
         self.start = date.fromisoformat(start)
@@ -158,6 +209,23 @@ class World:
         self._used: set[str] = set()
         self._ids = {"payment": 24_000 + self.rng.randrange(1000), "txn": 81_000,
                      "credit": 5_100, "line": 121_700}
+        # The Report API side draws from a random stream and Entur ID series of its own (see
+        # report_stream), so that adding it left every other record of a seed as it was.
+        self._report_rng = random.Random(f"vipps-report:{seed}")
+        self._report_ids = {"payment": 500_000 + self._report_rng.randrange(1000), "txn": 5_000_000,
+                            "credit": 500_000, "line": 9_000_000}
+        last = self.day(days - 1)
+        self.funds_until = {l: last + timedelta(days=report_extra_days[k % len(report_extra_days)])
+                            for k, l in enumerate(ledgers)}
+        # Each payout leaves this reserve on the ledger; the data starts right after a payout, so
+        # the reserve is also the funds feed's opening balance. The fees feed opens at a fee debt
+        # (a service fee invoiced monthly) to which each day's fees-retained brings it back.
+        self.reserve = {l: 100_000 + 50_000 * k for k, l in enumerate(ledgers)}
+        self.fees_opening = {l: -(4_900 + 1_000 * k) for k, l in enumerate(ledgers)}
+        self.funds_moves: dict[str, list[tuple[datetime, int, Record]]] = {l: [] for l in ledgers}
+        self.unsettled: set[str] = set()  # pspReferences of Sales entries that get no funds entry
+        self.funds_amount: dict[str, int] = {}  # pspReference -> funds amount other than the Sales gross
+        self.funds_at: dict[str, datetime] = {}  # pspReference -> funds time other than the usual delay
 
     # ----- identifiers
 
@@ -197,6 +265,18 @@ class World:
         letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
         return self._unique(lambda: "".join(self.rng.choices(letters, k=3))
                             + f"{self.rng.randrange(10_000):04d}" + self.rng.choice(letters))
+
+    @contextmanager
+    def report_stream(self) -> Iterator[None]:
+        """Build records (with every helper of this class) from the Report side's own random
+        stream and ID series: the records of the main stream stay exactly as they were."""
+        saved = self.rng, self._ids
+        self.rng, self._ids = self._report_rng, self._report_ids
+        try:
+            yield
+        finally:
+            self._report_rng, self._report_ids = self.rng, self._ids
+            self.rng, self._ids = saved
 
     # ----- time
 
@@ -312,6 +392,102 @@ class World:
                                  sales_category=cls["salesCategory"], vat=vat,
                                  payment_type=capture["paymentType"])
         return entry
+
+    # ----- Vipps Report API
+
+    def funds_move(self, ledger: str, when: datetime, entry_type: str, amount: int, *, psp: str,
+                   reference: str, recipient: bool = True) -> Record:
+        """A funds entry that no Sales entry explains: an ePayment capture or refund, a
+        correction, an entry type recon does not know. Balances are filled in by :meth:`dataset`
+        (the returned record is a template: the feed holds a copy)."""
+        move = report_entry(psp, when, entry_type, reference, amount,
+                            recipient=f"NO:{ledger}" if recipient else None)
+        self.funds_moves[ledger].append((when, next(self._seq), move))
+        return move
+
+    def settled_at(self, entry: Record) -> datetime:
+        """When a Sales entry's funds entry is booked: a few seconds later, on the same ledger date
+        (the delay is a hash of the pspReference, so it draws nothing from the random stream)."""
+        psp = entry["pspReference"]
+        if psp in self.funds_at:
+            return self.funds_at[psp]
+        sold = parse_z(entry["time"])
+        low, high = FUNDS_DELAY_S
+        delay = timedelta(seconds=low + zlib.crc32(psp.encode()) % (high - low + 1))
+        last = local_midnight(oslo_date(sold) + timedelta(days=1)) - timedelta(seconds=2)
+        return max(sold, min(sold + delay, last))
+
+    def _settled_sales(self, ledger: str) -> list[tuple[datetime, int, Record]]:
+        """The funds entries of the ledger's Sales captures and refunds (each pspReference once:
+        a Sales entry delivered twice settled once)."""
+        moves: list[tuple[datetime, int, Record]] = []
+        seen: set[str] = set()
+        for _, seq, e in sorted(self.vipps[ledger], key=lambda x: (x[0], x[1])):
+            psp = e.get("pspReference")
+            if (psp is None or psp in self.unsettled or psp in seen
+                    or e.get("entryType") not in ("capture", "refund")):
+                continue
+            seen.add(psp)
+            gross = e.get("amounts", {}).get("gross")
+            if type(gross) is not int or not isinstance(e.get("reference"), str) or e.get("currency") != "NOK":
+                raise ValueError(f"Sales entry {psp} cannot settle (malformed): add it to unsettled")
+            when = self.settled_at(e)
+            amount = self.funds_amount.get(psp, abs(gross) if e["entryType"] == "capture" else -abs(gross))
+            moves.append((when, seq, report_entry(psp, when, e["entryType"], e["reference"], amount,
+                                                  recipient=f"NO:{ledger}")))
+        return moves
+
+    def report_feeds(self, ledger: str) -> tuple[list[Record], list[Record], str]:
+        """The ledger's funds and fees feeds (feed order, unbroken balance chains) and the first
+        open ledger date.
+
+        Per ledger date, in time order: the funds moves, each capture with its `capture-fee` in
+        the fees feed. A closed date then ends with `fees-retained` (funds −Σ fees, fees +Σ) and
+        `payout-scheduled` (pspReference `<ledgerId>-<n>`), which brings the balance back to
+        the reserve, provided there is more than the reserve to pay out (otherwise the balance
+        and the fees carry over to the next date). The last date of the feed is open.
+        """
+        moves = sorted(self._settled_sales(ledger) + self.funds_moves[ledger], key=lambda x: (x[0], x[1]))
+        dates = [oslo_date(when) for when, _, _ in moves]
+        first = min([self.start, *dates])
+        last = max([self.funds_until[ledger], *dates])
+        funds: list[Record] = []
+        fees: list[Record] = []
+        balance, fee_balance, reserve = self.reserve[ledger], self.fees_opening[ledger], self.reserve[ledger]
+        pending = 0  # fees not yet retained
+        payouts = 0
+        i = 0
+        day = first
+        while day <= last:
+            close = local_midnight(day + timedelta(days=1)) - timedelta(seconds=1)  # 23:59:59 local
+            while i < len(moves) and dates[i] == day:
+                when, _, move = moves[i]
+                i += 1
+                funds.append({**move, "balanceBefore": balance, "balanceAfter": balance + move["amount"]})
+                balance += move["amount"]
+                if move["entryType"] == "capture":
+                    fee = capture_fee(move["amount"])
+                    at = max(when, min(when + timedelta(seconds=1), close - timedelta(seconds=1)))
+                    fees.append(report_entry(move["pspReference"], at, "capture-fee", move["reference"], -fee,
+                                             recipient=move["recipientHandle"], before=fee_balance))
+                    fee_balance -= fee
+                    pending += fee
+            if day < last and balance - pending > reserve:
+                payouts += 1
+                psp, ref = f"{ledger}-{payouts}", f"payout-{payouts}"
+                if pending:
+                    funds.append(report_entry(psp, close, "fees-retained", ref, -pending, recipient=None,
+                                              before=balance))
+                    fees.append(report_entry(psp, close, "fees-retained", ref, pending, recipient=None,
+                                             before=fee_balance))
+                    balance -= pending
+                    fee_balance += pending
+                    pending = 0
+                funds.append(report_entry(psp, close + timedelta(microseconds=500_000), "payout-scheduled", ref,
+                                          reserve - balance, recipient=None, before=balance))
+                balance = reserve
+            day += timedelta(days=1)
+        return funds, fees, last.isoformat()
 
     # ----- Entur
 
@@ -481,9 +657,13 @@ class World:
         def ordered(feed: list[tuple[datetime, int, Record]]) -> list[Record]:
             return [rec for _, _, rec in sorted(feed, key=lambda x: (x[0], x[1]))]
 
+        ledgers = {}
+        for lid in self.ledger_ids:
+            funds, fees, open_from = self.report_feeds(lid)
+            ledgers[lid] = Ledger(lid, "NOK", "Europe/Oslo", ordered(self.vipps[lid]), funds=funds, fees=fees,
+                                  open_from=open_from)
         return Dataset(
-            ledgers={lid: Ledger(lid, "NOK", "Europe/Oslo", ordered(self.vipps[lid]))
-                     for lid in self.ledger_ids},
+            ledgers=ledgers,
             payments=ordered(self.payments),
             credits=ordered(self.credits),
             organization_code=self.org_code,
