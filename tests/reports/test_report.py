@@ -18,7 +18,7 @@ from recon.lake.catalog import connect
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.reports.excel import CUT_MARKER, EXCEL_MAX_CELL, cut_text, ooxml_escape, sheet_name
-from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, VAT
+from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, SETTLEMENT, VAT
 from recon.reports.summary import CODES
 from recon.reports.workbook import default_path, write_report
 from recon.sandbox.dataset import sample_data_dir
@@ -26,7 +26,8 @@ from recon.sandbox.dataset import sample_data_dir
 EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
 TODAY = date(2026, 11, 23)
-TABLE_SHEETS = {"VAT": VAT, "Mismatches": MISMATCHES, "Quarantine": QUARANTINE, "Matched": MATCHED}
+TABLE_SHEETS = {"VAT": VAT, "Settlement": SETTLEMENT, "Mismatches": MISMATCHES, "Quarantine": QUARANTINE,
+                "Matched": MATCHED}
 HOSTILE = ['=HYPERLINK("http://x","y")', "=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3", "\t=1+1",
            "\r=1+1"]
 
@@ -142,9 +143,9 @@ def lake_query(config, sql):
 
 def test_sheets_headers_frozen_panes_and_filters(sample):
     _, report, wb = sample
-    assert wb.sheetnames == ["Summary", "VAT", "Mismatches", "Quarantine", "Control"]
+    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Quarantine", "Control"]
     assert all(len(name) <= 31 for name in wb.sheetnames)
-    for name in ("VAT", "Mismatches", "Quarantine"):
+    for name in ("VAT", "Settlement", "Mismatches", "Quarantine"):
         ws = wb[name]
         header, data = table(ws)
         assert header[:len(TABLE_SHEETS[name].columns)] == [c.name for c in TABLE_SHEETS[name].columns]
@@ -237,7 +238,7 @@ def test_summary_lists_every_code_and_ties_to_mismatches(sample):
     ws = wb["Summary"]
     codes = block(ws, "Exceptions by code")
     assert codes[0][:3] == ("Code", "Count", "Amount")
-    assert [r[0] for r in codes[1:]] == list(CODES)  # all 11, in the README's order
+    assert [r[0] for r in codes[1:]] == list(CODES)  # all 14, in the README's order
     assert all(len(r[5]) > 30 for r in codes[1:])  # an explanation each
     header, data = table(wb["Mismatches"])
     per_code = Counter(r[0].value for r in data)
@@ -262,7 +263,7 @@ def test_summary_lists_every_code_and_ties_to_mismatches(sample):
         Decimal("0.0001"), ROUND_HALF_EVEN)
     assert dec(f["Match rate"][0]) == want and 0 < want < 1
     sources = block(ws, "Sources")
-    assert [r[0] for r in sources[1:]] == ["vipps", "entur", "samtrafiken"]
+    assert [r[0] for r in sources[1:]] == ["vipps", "vipps_report", "entur", "samtrafiken"]
     assert all("embedded sandbox" in r[5] for r in sources[1:])
     assert all(r[2] == datetime(2026, 10, 24) for r in sources[1:])
 
@@ -310,7 +311,7 @@ def test_matched_sheet_is_optional(sample, tmp_path):
     with_matched = embedded_config(tmp_path / "m", lake=config.lake, report="[report]\ninclude_matched = true")
     report = write_report(with_matched, FROM, TO, today=TODAY, out=tmp_path / "m.xlsx")
     wb = load_workbook(report.path)
-    assert wb.sheetnames == ["Summary", "VAT", "Mismatches", "Matched", "Quarantine", "Control"]
+    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Matched", "Quarantine", "Control"]
     header, data = table(wb["Matched"])
     assert header == [c.name for c in MATCHED.columns] and len(data) == report.reconcile.matched
     assert_totals_tie(wb)
@@ -490,6 +491,8 @@ def test_data_origin_names_the_apis_and_never_credentials():
     })
     origin = data_origin(config)
     assert origin == {"vipps": "Vipps MobilePay Sales API https://api.vipps.no/, ledgers 123456 (Europe/Oslo)",
+                      "vipps_report": "Vipps Report API https://api.vipps.no/, funds and fees feeds, ledgers 123456 "
+                                      "(Europe/Oslo)",
                       "entur": "Entur Sales API https://api.entur.io"}
     assert not any(s in " ".join(origin.values()) for s in ("hunter2", "s3cret", "user"))
 
@@ -518,5 +521,11 @@ def test_control_counts_the_vipps_entries_left_out_of_matching(sample):
     want = lake_query(config, "SELECT payment_type, entry_type, currency, count(*) FROM vipps_sales_entries "
                               "WHERE business_date BETWEEN DATE '2026-10-24' AND DATE '2026-10-26' "
                               "AND payment_type <> 'WALLET' GROUP BY ALL ORDER BY ALL")
-    assert {"CARD", "CASH"} <= {w[0] for w in want}
-    assert [tuple(r[:4]) for r in found[1:]] == [tuple(w) for w in want]
+    # Then the Report API's funds entries that mirror them (same ledger, type and pspReference).
+    want += lake_query(config, "SELECT s.payment_type || ' (funds entry)', f.entry_type, f.currency, count(*) "
+                               "FROM vipps_sales_entries AS s JOIN vipps_funds_entries AS f "
+                               "USING (ledger_id, entry_type, psp_reference) "
+                               "WHERE s.business_date BETWEEN DATE '2026-10-24' AND DATE '2026-10-26' "
+                               "AND s.payment_type <> 'WALLET' GROUP BY ALL")
+    assert {"CARD", "CASH", "CARD (funds entry)"} <= {w[0] for w in want}
+    assert [tuple(r[:4]) for r in found[1:]] == sorted(tuple(w) for w in want)
