@@ -26,7 +26,7 @@ _STALE_TMP_SECONDS = 3600
 _CLOCK_LOCK = threading.Lock()
 
 # The reconcile results, one Parquet file per run; the catalog shows the latest under these names.
-RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary")
+RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary", "settlement_summary", "settlement_fees")
 
 
 def new_run_id() -> str:

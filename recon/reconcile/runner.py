@@ -1,8 +1,9 @@
 """Reconcile: runs recon/reconcile/sql/*.sql in DuckDB and materialises the results in the lake.
 
 Each query is one file; this module only orders them, binds the parameters (period,
-tolerances, window) and writes ``recon_matches``, ``recon_mismatches`` and ``vat_summary`` as
-Parquet under ``<lake>/results/<table>/run_id=<run>/``. The catalog shows the latest run under
+tolerances, window, settlement grace) and writes ``recon_matches``, ``recon_mismatches``,
+``vat_summary``, ``settlement_summary`` and ``settlement_fees`` as Parquet under
+``<lake>/results/<table>/run_id=<run>/``. The catalog shows the latest run under
 those names and every run under ``<name>_history``.
 """
 
@@ -25,12 +26,21 @@ from recon.timeutil import today_in
 
 MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql"]
 
+# The Report API's funds and fees (and the Sales entries they are compared with) are read this many
+# days beyond the period on both sides (at least the matching window and a day): the settlement
+# summary finds the payout before the period and the one after it, BALANCE_BREAK the entry before
+# each entry of the period, when payouts are at most a month apart.
+SETTLEMENT_SPAN_DAYS = 31
+
 # Temp tables in dependency order: name -> SQL file.
 STEPS = [
     ("stg_vipps_entries", "stg_vipps_entries.sql"),
     ("stg_vipps_lines", "stg_vipps_lines.sql"),
     ("stg_payment_transactions", "stg_payment_transactions.sql"),
     ("stg_credit_transactions", "stg_credit_transactions.sql"),
+    ("stg_vipps_funds", "stg_vipps_funds.sql"),
+    ("stg_vipps_fees", "stg_vipps_fees.sql"),
+    ("stg_vipps_sales_settle", "stg_vipps_sales_settle.sql"),
     ("vipps_side", "vipps_side.sql"),
     ("entur_side", "entur_side.sql"),
     ("key1", "key1.sql"),
@@ -39,8 +49,12 @@ STEPS = [
     ("matches", "matches.sql"),
     ("vat_check", "vat_check.sql"),
     ("booking_check", "bookings.sql"),
+    ("settlement_check", "settlement_check.sql"),
+    ("balance_check", "balance_check.sql"),
     ("mismatches", "mismatches.sql"),
     ("vat", "vat_summary.sql"),
+    ("settlement", "settlement_summary.sql"),
+    ("settlement_fees", "settlement_fees.sql"),
 ]
 
 
@@ -70,8 +84,12 @@ class ReconcileResult:
 # `incomplete` (they may be caused by the missing data, not by a real difference).
 CHECK_SOURCES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRENCY_MISMATCH", "DUPLICATE",
-                     "REFUND_WITHOUT_CREDIT", "CREDIT_WITHOUT_REFUND", "TIMING_DIFFERENCE"), ("vipps", "entur")),
+                     "REFUND_WITHOUT_CREDIT", "CREDIT_WITHOUT_REFUND", "TIMING_DIFFERENCE"),
+                    ("vipps", "vipps_report", "entur")),
     "VAT_MISMATCH": ("vipps",),
+    "NOT_SETTLED": ("vipps", "vipps_report"),
+    "SETTLEMENT_AMOUNT_MISMATCH": ("vipps", "vipps_report"),
+    "BALANCE_BREAK": ("vipps_report",),
     "BOOKING_NOT_PAID": ("entur", "samtrafiken"),
     "BOOKING_REFUNDED_NOT_CREDITED": ("entur", "samtrafiken"),
 }
@@ -121,6 +139,8 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
         "prefix": settings.reference_prefix, "suffix": settings.reference_suffix,
         "today": today or today_in(settings.timezone), "lag": settings.availability_lag_days,
         "payment_types": list(settings.vipps_payment_types),
+        "grace": settings.settlement_grace_days,
+        "span": max(SETTLEMENT_SPAN_DAYS, settings.window_days + 1),
     }
     con = connect(lake)
     try:
@@ -149,12 +169,14 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
 
 def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_from: date,
                  date_to: date) -> dict[str, Path]:
-    """Write the three result tables of this run as Parquet (temporary name, then rename)."""
+    """Write the result tables of this run as Parquet (temporary name, then rename)."""
     sources = {
         "recon_matches": "SELECT * FROM matches WHERE row_date BETWEEN $f AND $t "
                          "ORDER BY kind, match_key, order_key, psp_reference, entur_transaction_id",
         "recon_mismatches": "SELECT * FROM mismatches",
         "vat_summary": "SELECT * FROM vat",
+        "settlement_summary": "SELECT * FROM settlement",
+        "settlement_fees": "SELECT * FROM settlement_fees",
     }
     paths = {}
     for name, query in sources.items():

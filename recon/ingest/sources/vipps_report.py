@@ -97,10 +97,15 @@ def normalise_report_entry(record: Any, raw: str, ledger: VippsLedger, topic: st
 
 
 def _fresh(items: list[Any], last: Any) -> tuple[list[Any], Any]:
-    """The page without a first entry that repeats the previous page's last one (a server that
-    re-sends it must not give it a second position), and the new last entry."""
-    fresh = items[1:] if items and last is not None and items[0] == last else items
-    return fresh, items[-1] if items else last
+    """The page without entries that repeat the one just before them (a server that re-sends the
+    previous page's last entry, or an entry twice, must not give it a second position; two real
+    entries are never equal, their balances differ), and the new last entry."""
+    fresh = []
+    for item in items:
+        if last is None or item != last:
+            fresh.append(item)
+        last = item
+    return fresh, last
 
 
 def without_personal_data(items: Iterable[Any]) -> list[Any]:

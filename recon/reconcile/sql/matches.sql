@@ -1,13 +1,15 @@
 -- Every matched unit (a key 1 pair, or a key 2 order group) with both sides' ids, amounts,
 -- currencies and business dates, and its outcome: MATCHED, or the one mismatch code it earns:
 -- CURRENCY_MISMATCH, AMOUNT_MISMATCH or TIMING_DIFFERENCE (in this order; see `outcome`).
+-- `vipps_api` (last column) is the API of the Vipps side: 'sales' or 'report' (a key 2 group
+-- drawing on both lists both, 'report,sales').
 WITH pairs AS (
     SELECT k.kind, 1 AS match_key, v.order_key,
            v.ledger_id, v.reference, v.psp_reference, e.order_id,
            e.payment_id, e.credit_id, e.transaction_id AS entur_transaction_id,
            v.amount AS vipps_amount, e.amount AS entur_amount,
            v.currency AS vipps_currency, e.currency AS entur_currency,
-           v.vipps_date, e.entur_date
+           v.vipps_date, e.entur_date, v.vipps_api
     FROM key1 AS k
     JOIN vipps_side AS v USING (vipps_id)
     JOIN entur_side AS e USING (entur_id)
@@ -17,7 +19,8 @@ WITH pairs AS (
            string_agg(v.psp_reference, ',' ORDER BY v.time, v.vipps_id) AS psp_reference,
            CAST(sum(v.amount) AS BIGINT) AS vipps_amount,
            string_agg(DISTINCT v.currency, ',' ORDER BY v.currency) AS vipps_currency,
-           min(v.vipps_date) AS vipps_date
+           min(v.vipps_date) AS vipps_date,
+           string_agg(DISTINCT v.vipps_api, ',' ORDER BY v.vipps_api) AS vipps_api
     FROM key2 AS k JOIN vipps_side AS v USING (vipps_id)
     GROUP BY k.kind, k.order_key
 ), groups_e AS (
@@ -35,10 +38,10 @@ WITH pairs AS (
     UNION ALL
     SELECT v.kind, 2, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
            e.payment_id, e.credit_id, e.entur_transaction_id, v.vipps_amount, e.entur_amount,
-           v.vipps_currency, e.entur_currency, v.vipps_date, e.entur_date
+           v.vipps_currency, e.entur_currency, v.vipps_date, e.entur_date, v.vipps_api
     FROM groups_v AS v JOIN groups_e AS e USING (kind, order_key)
 )
-SELECT *,
+SELECT * EXCLUDE (vipps_api),
        vipps_amount - entur_amount AS difference,
        CASE
            WHEN vipps_currency IS DISTINCT FROM entur_currency THEN 'CURRENCY_MISMATCH'
@@ -47,5 +50,6 @@ SELECT *,
            WHEN abs(vipps_date - entur_date) > $window THEN 'TIMING_DIFFERENCE'
            ELSE 'MATCHED'
        END AS outcome,
-       least(vipps_date, entur_date) AS row_date
+       least(vipps_date, entur_date) AS row_date,
+       vipps_api
 FROM units

@@ -3,9 +3,12 @@
 -- business date, so no exception is reported by two periods. Each branch below is named by the
 -- code(s) it writes; the branches are combined BY NAME, so a column a branch does not name is NULL.
 WITH vipps_orders AS (
+    -- Orders of the Sales entries (every payment type) and of the funds-only entries (vipps_side).
     SELECT strip_ref(reference, $prefix, $suffix) AS order_key, min(ledger_id) AS ledger_id,
            min(reference) AS reference
-    FROM stg_vipps_entries GROUP BY 1
+    FROM (SELECT ledger_id, reference FROM stg_vipps_entries
+          UNION ALL SELECT ledger_id, reference FROM vipps_side WHERE vipps_api = 'report')
+    GROUP BY 1
 ), entur_orders AS (
     SELECT DISTINCT order_id FROM raw_entur_payments WHERE order_id IS NOT NULL
     UNION SELECT order_id FROM raw_entur_credits WHERE order_id IS NOT NULL
@@ -27,6 +30,7 @@ WITH vipps_orders AS (
     SELECT outcome AS code, kind, ledger_id, reference, psp_reference, order_id, payment_id, credit_id,
            entur_transaction_id, vipps_amount, entur_amount, difference,
            coalesce(vipps_currency, entur_currency) AS currency, entur_currency, vipps_date, entur_date, row_date,
+           vipps_api,
            CASE outcome
                WHEN 'CURRENCY_MISMATCH' THEN 'Vipps ' || kind || ' in ' || vipps_currency || ' matched (key '
                     || match_key || ') an Entur transaction in ' || entur_currency || '; amounts not compared'
@@ -39,15 +43,21 @@ WITH vipps_orders AS (
                ELSE 'matched and equal, but the Vipps date ' || CAST(vipps_date AS VARCHAR) || ' and the Entur date '
                     || CAST(entur_date AS VARCHAR) || ' are ' || CAST(abs(vipps_date - entur_date) AS VARCHAR)
                     || ' days apart (window ' || CAST($window AS VARCHAR) || ')'
-           END AS explanation
+           END
+           || (CASE vipps_api WHEN 'report' THEN '; the Vipps side is a Report API funds entry (not in the Sales API)'
+                              WHEN 'report,sales' THEN '; the Vipps side is partly Report API funds entries'
+                              ELSE '' END) AS explanation
     FROM matches WHERE outcome <> 'MATCHED'
 
     UNION ALL BY NAME
     -- DUPLICATE, Vipps side: the surplus captures duplicates.sql picked.
     SELECT 'DUPLICATE' AS code, v.kind, v.ledger_id, v.reference, v.psp_reference, o.order_id,
            v.amount AS vipps_amount, v.amount AS difference, v.currency, v.vipps_date, v.vipps_date AS row_date,
+           v.vipps_api,
            'order ' || v.order_key || ' was captured again in Vipps for ' || money(v.amount, v.currency)
            || ' (pspReference ' || coalesce(v.psp_reference, '-') || '); Entur holds fewer captures of that amount'
+           || (CASE WHEN v.vipps_api = 'report' THEN ' (a Report API funds entry; the Sales API has no such entry)'
+                    ELSE '' END)
            AS explanation
     FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.id = v.vipps_id
     LEFT JOIN entur_orders AS o ON o.order_id = v.order_key
@@ -67,7 +77,11 @@ WITH vipps_orders AS (
     SELECT CASE WHEN v.kind = 'capture' THEN 'MISSING_IN_ENTUR' ELSE 'REFUND_WITHOUT_CREDIT' END AS code,
            v.kind, v.ledger_id, v.reference, v.psp_reference, o.order_id,
            v.amount AS vipps_amount, v.amount AS difference, v.currency, v.vipps_date, v.vipps_date AS row_date,
-           'Vipps ' || v.kind || ' of ' || money(v.amount, v.currency) || ' (pspReference '
+           v.vipps_api,
+           'Vipps ' || v.kind
+           || (CASE WHEN v.vipps_api = 'report' THEN ' (a Report API funds entry; the Sales API has no such entry)'
+                    ELSE '' END)
+           || ' of ' || money(v.amount, v.currency) || ' (pspReference '
            || coalesce(v.psp_reference, '-') || ', reference ' || v.reference || ') matches no Entur '
            || (CASE WHEN v.kind = 'capture' THEN 'CAPTURED Vipps payment transaction' ELSE 'CREDITED Vipps credit' END)
            || ' by pspReference or order' AS explanation
@@ -94,6 +108,25 @@ WITH vipps_orders AS (
     FROM vat_check
 
     UNION ALL BY NAME
+    -- NOT_SETTLED: a Sales entry with a pspReference that has no funds entry, past the grace days
+    -- (settlement_check.sql); a row of the Sales entry's business date.
+    -- SETTLEMENT_AMOUNT_MISMATCH: a Sales entry whose funds entry settled another amount
+    -- (settlement_check.sql); a row of the Sales entry's business date.
+    SELECT code, entry_type AS kind, ledger_id, reference, psp_reference, amount AS vipps_amount, difference,
+           currency, business_date AS vipps_date, business_date AS row_date, 'sales' AS vipps_api, 'funds' AS feed,
+           entry_type, settled_amount, ledger_date, explanation
+    FROM settlement_check
+
+    UNION ALL BY NAME
+    -- BALANCE_BREAK: an entry of a ledger's funds or fees feed whose balances break the chain
+    -- (balance_check.sql); a row of the breaking entry's business date.
+    SELECT 'BALANCE_BREAK' AS code, 'balance' AS kind, ledger_id, reference, psp_reference, gap AS difference,
+           currency, business_date AS vipps_date, business_date AS row_date, 'report' AS vipps_api, feed,
+           entry_type, amount AS settled_amount, balance_before, balance_after, previous_balance_after,
+           ledger_date, explanation
+    FROM balance_check
+
+    UNION ALL BY NAME
     -- BOOKING_NOT_PAID, BOOKING_REFUNDED_NOT_CREDITED: the bookings bookings.sql found.
     SELECT code, 'booking' AS kind, order_id, booking_id,
            CASE WHEN code = 'BOOKING_NOT_PAID' THEN total_price ELSE refund_amount END AS booking_amount,
@@ -105,8 +138,13 @@ SELECT code, explanation, kind, ledger_id, reference, psp_reference, order_id,
        booking_amount, vipps_amount, entur_amount, difference, currency, entur_currency, vipps_date, entur_date,
        row_date AS business_date, row_date >= $today - $lag AS provisional,
        -- Why the row may be caused by missing data: the check reads a source that failed this run.
-       i.reason AS incomplete
+       i.reason AS incomplete,
+       -- Vipps ↔ Entur and settlement rows: which Vipps API the row's Vipps entry came from; the
+       -- settlement codes' feed, entry type, settled amount (signed as sent), balances, ledger date.
+       vipps_api, feed, entry_type, settled_amount, balance_before, balance_after, previous_balance_after,
+       ledger_date
 FROM rows LEFT JOIN incomplete_checks AS i USING (code)
 WHERE row_date BETWEEN $date_from AND $date_to
 ORDER BY code, business_date, ledger_id NULLS LAST, reference NULLS LAST, psp_reference NULLS LAST,
-         order_id NULLS LAST, entur_transaction_id NULLS LAST, booking_id NULLS LAST
+         order_id NULLS LAST, entur_transaction_id NULLS LAST, booking_id NULLS LAST, feed NULLS LAST,
+         ledger_date NULLS LAST, entry_type NULLS LAST, balance_before NULLS LAST
