@@ -7,6 +7,7 @@ import tempfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from recon.sandbox.generate import generate
 
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
 SETTINGS = settings(max_examples=8, deadline=None)
+OSLO = ZoneInfo("Europe/Oslo")
 
 
 def run(dataset) -> set[tuple[str, str | None]]:
@@ -118,4 +120,35 @@ def test_one_changed_record_gives_exactly_its_mismatch(seed, pick, delta, kind):
         ds.credits = [c for c in ds.credits if c is not gone]
         refund_psp = gone["creditTransactions"][0]["externalTransactionId"]
         expected = {("REFUND_WITHOUT_CREDIT", refund_psp)}
+    assert run(ds) == expected
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), pick=st.integers(0, 10**6))
+@example(seed=0, pick=0)  # the feed's very first entry: nothing before it to break against
+def test_one_deleted_funds_entry_gives_exactly_the_codes_the_rules_predict(seed, pick):
+    """A settled Sales capture loses its funds entry: NOT_SETTLED for the sale (when its date is
+    past the grace before the ledger's latest funds date) and BALANCE_BREAK at the next entry of
+    the feed, whose balanceBefore no longer follows (unless it was the feed's first); nothing else."""
+    ds = generate(seed=seed, orders=25)
+    sales = {(lid, e["entryType"], e["pspReference"]): e for lid, led in ds.ledgers.items() for e in led.entries
+             if e.get("pspReference")}
+    latest = {lid: max(date.fromisoformat(f["ledgerDate"]) for f in led.funds) for lid, led in ds.ledgers.items()}
+
+    def business_date(entry) -> date:
+        return datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).astimezone(OSLO).date()
+
+    candidates = [(lid, i) for lid, led in ds.ledgers.items() for i, f in enumerate(led.funds[:-1])
+                  if f["entryType"] == "capture" and (lid, "capture", f["pspReference"]) in sales
+                  and FROM <= business_date(led.funds[i + 1]) <= TO]
+    assume(candidates)
+    lid, i = candidates[pick % len(candidates)]
+    funds = list(ds.ledgers[lid].funds)
+    gone, following = funds.pop(i), funds[i]
+    ds.ledgers[lid].funds = funds
+    sale_date = business_date(sales[lid, "capture", gone["pspReference"]])
+    # The first entry of a feed has no previous one: losing it cannot show in the chain.
+    expected = {("BALANCE_BREAK", following["pspReference"])} if i > 0 else set()
+    if FROM <= sale_date <= TO and (latest[lid] - sale_date).days >= 2:
+        expected.add(("NOT_SETTLED", gone["pspReference"]))
     assert run(ds) == expected
