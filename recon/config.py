@@ -193,6 +193,8 @@ class ReportSettings:
     include_matched: bool = False
     max_rows_per_sheet: int = EXCEL_MAX_ROWS  # header row included
     out_dir: str = "reports"  # relative to the lake's parent folder
+    # What an accountant may enter in the Worklist's Resolution column (recon resolve checks it).
+    resolution_codes: tuple[str, ...] = ("explained", "corrected-in-source", "written-off", "timing-ok")
 
     def folder(self, lake: Path) -> Path:
         path = Path(self.out_dir).expanduser()
@@ -547,7 +549,19 @@ def _report(sec: Section) -> ReportSettings:
         max_rows_per_sheet=sec.number("max_rows_per_sheet", EXCEL_MAX_ROWS, minimum=MIN_SHEET_ROWS,
                                       maximum=EXCEL_MAX_ROWS, unit="rows (the header row included)"),
         out_dir=sec.text("out_dir", "reports"),
+        resolution_codes=_resolution_codes(sec),
     )
+
+
+def _resolution_codes(sec: Section) -> tuple[str, ...]:
+    default = ReportSettings.resolution_codes
+    raw = sec.data.get("resolution_codes", list(default))
+    if (not isinstance(raw, list) or not raw
+            or not all(isinstance(v, str) and v.strip() and "," not in v and len(v) <= 40 for v in raw)):
+        sec.problems.add("report.resolution_codes", f"must list short codes without commas such as "
+                                                    f"[\"explained\", \"written-off\"], got {raw!r}")
+        return default
+    return tuple(dict.fromkeys(v.strip() for v in raw))
 
 
 def _http(sec: Section) -> HttpSettings:

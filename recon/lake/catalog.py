@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from recon.lake.schemas import QUARANTINE, TABLES, duckdb_type
+from recon.lake.schemas import QUARANTINE, RESOLUTIONS, TABLES, duckdb_type
 from recon.lake.store import RESULT_TABLES, Lake
 from recon.sqlfiles import sql_text as _sql_text
 
@@ -78,10 +78,45 @@ def view_statements(lake: Lake) -> list[str]:
     return stmts
 
 
+# The columns recon_exceptions reads, for the history views of a lake that has not reconciled yet.
+_NO_MISMATCHES = ("NULL::VARCHAR AS exception_id, NULL::VARCHAR AS code, NULL::VARCHAR AS run_id, "
+                  "NULL::DATE AS as_of, NULL::DATE AS period_from, NULL::DATE AS period_to, "
+                  "NULL::DATE AS business_date, NULL::VARCHAR AS explanation, NULL::VARCHAR AS ledger_id, "
+                  "NULL::VARCHAR AS reference, NULL::VARCHAR AS psp_reference, NULL::VARCHAR AS order_id, "
+                  "NULL::VARCHAR AS entur_payment_id, NULL::VARCHAR AS entur_transaction_id, "
+                  "NULL::VARCHAR AS entur_credit_id, NULL::VARCHAR AS booking_id, NULL::BIGINT AS vipps_amount, "
+                  "NULL::BIGINT AS entur_amount, NULL::BIGINT AS booking_amount, NULL::BIGINT AS difference, "
+                  "NULL::VARCHAR AS currency")
+_NO_CHECKS = ("NULL::VARCHAR AS code, NULL::VARCHAR AS incomplete, NULL::VARCHAR AS run_id, "
+              "NULL::DATE AS period_from, NULL::DATE AS period_to, NULL::DATE AS as_of")
+
+
+def exceptions_sql(today: str = "current_date") -> str:
+    """recon_exceptions' query with its as-of date (a SQL expression: the catalog's view uses
+    today's date, UTC; the workbook and ``recon resolve`` bind the run's as-of date)."""
+    return sql_text("exceptions.sql").replace("$today", today)
+
+
+def _exception_views(lake: Lake, have: set[str]) -> list[str]:
+    """recon_resolutions (append-only files) and recon_exceptions built from every run and them."""
+    stmts = []
+    for name, columns in (("recon_mismatches_history", _NO_MISMATCHES), ("recon_checks_history", _NO_CHECKS)):
+        if name not in have:  # before the first reconcile (or a lake older than recon_checks)
+            stmts.append(f"CREATE OR REPLACE VIEW {name} AS " + sql_text("empty.sql").format(columns=columns))
+    if any(lake.resolutions_dir.glob("*.parquet")):
+        stmts.append("CREATE OR REPLACE VIEW recon_resolutions AS SELECT * FROM read_parquet("
+                     f"'{_quote(lake.resolutions_dir / '*.parquet')}', union_by_name = true)")
+    else:
+        stmts.append(f"CREATE OR REPLACE VIEW recon_resolutions AS {_empty(RESOLUTIONS)}")
+    stmts.append(f"CREATE OR REPLACE VIEW recon_exceptions AS {exceptions_sql()}")
+    return stmts
+
+
 def _result_views(lake: Lake) -> list[str]:
     """The latest reconcile run under each result's name; every run under ``<name>_history``."""
     latest = lake.read_state("reconcile", "latest")
     stmts = []
+    have: set[str] = set()
     for name in RESULT_TABLES:
         if latest:
             path = lake.result_file(name, latest["run_id"])
@@ -91,7 +126,8 @@ def _result_views(lake: Lake) -> list[str]:
         if any(every.parent.parent.glob("*/data.parquet")):
             stmts.append(f"CREATE OR REPLACE VIEW {name}_history AS SELECT * FROM "
                          f"read_parquet('{_quote(every)}', union_by_name = true)")
-    return stmts
+            have.add(f"{name}_history")
+    return stmts + _exception_views(lake, have)
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -121,6 +121,18 @@ QUARANTINE = pa.schema([
 ])
 
 
+# recon_resolutions: what accountants decided about exceptions (recon resolve), append-only. The
+# amounts are the exception's when it was resolved: an exception whose amounts change later opens again.
+RESOLUTIONS = pa.schema([
+    pa.field("exception_id", S, nullable=False), pa.field("resolution", S, nullable=False),
+    pa.field("comment", S), pa.field("owner", S),
+    pa.field("vipps_amount", I), pa.field("entur_amount", I), pa.field("booking_amount", I),
+    pa.field("difference", I),
+    pa.field("file_name", S, nullable=False), pa.field("file_sha256", S, nullable=False),
+    pa.field("resolved_at", TS, nullable=False), pa.field("seq", I, nullable=False),
+])
+
+
 _DUCK = {
     pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", TS: "TIMESTAMPTZ",
     pa.date32(): "DATE",

@@ -26,7 +26,8 @@ _STALE_TMP_SECONDS = 3600
 _CLOCK_LOCK = threading.Lock()
 
 # The reconcile results, one Parquet file per run; the catalog shows the latest under these names.
-RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary", "settlement_summary", "settlement_fees")
+RESULT_TABLES = ("recon_matches", "recon_mismatches", "vat_summary", "settlement_summary", "settlement_fees",
+                 "recon_checks")
 
 
 def new_run_id() -> str:
@@ -68,10 +69,25 @@ class Lake:
     def state_dir(self) -> Path:
         return self.root / "_state"
 
+    @property
+    def resolutions_dir(self) -> Path:
+        return self.root / "resolutions"
+
     def ensure(self) -> None:
         for path in (self.raw, self.quarantine_dir, self.state_dir):
             path.mkdir(parents=True, exist_ok=True)
         self._remove_stale_tmp()
+        self.lake_id()
+
+    def lake_id(self) -> str:
+        """This lake's identity (``_state/lake.json``, made once): a workbook names it, so that
+        ``recon resolve`` refuses a workbook written from another lake. A copied lake keeps it."""
+        found = self.read_state("lake")
+        if found and isinstance(found.get("lake_id"), str):
+            return str(found["lake_id"])
+        lake_id = uuid.uuid4().hex[:16]
+        self.write_state({"lake_id": lake_id, "created_at": datetime.now(UTC).isoformat()}, "lake")
+        return lake_id
 
     def _remove_stale_tmp(self) -> None:
         """Temporary files (and a catalog's write-ahead log) a killed run left anywhere in the lake."""

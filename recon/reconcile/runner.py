@@ -24,7 +24,7 @@ from recon.lake.store import Lake, new_run_id, replace_durably
 from recon.sqlfiles import bind, sql_text
 from recon.timeutil import today_in
 
-MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql"]
+MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql", "macro_exception_id.sql"]
 
 # The Report API's funds and fees (and the Sales entries they are compared with) are read this many
 # days beyond the period on both sides (at least the matching window and a day): the settlement
@@ -133,11 +133,12 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
     lake = Lake(config.lake)
     lake.ensure()
     run_id = run_id or new_run_id()
+    as_of = today or today_in(settings.timezone)
     params = {
         "date_from": date_from, "date_to": date_to, "window": settings.window_days,
         "tolerance": settings.tolerance, "vat_tolerance": settings.vat_line_tolerance,
         "prefix": settings.reference_prefix, "suffix": settings.reference_suffix,
-        "today": today or today_in(settings.timezone), "lag": settings.availability_lag_days,
+        "today": as_of, "lag": settings.availability_lag_days,
         "payment_types": list(settings.vipps_payment_types),
         "grace": settings.settlement_grace_days,
         "span": max(SETTLEMENT_SPAN_DAYS, settings.window_days + 1),
@@ -147,7 +148,7 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
         con.execute(f"SET memory_limit = '{settings.memory_limit}'")
         con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
         run_steps(con, params, settings, failed)
-        paths = _materialise(con, lake, run_id, date_from, date_to)
+        paths = _materialise(con, lake, run_id, date_from, date_to, as_of)
         by_code = [CodeTotal(*row) for row in con.execute(
             "SELECT code, count(*), sum(abs(coalesce(difference, vipps_amount, entur_amount, booking_amount, 0))), "
             "CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END "
@@ -168,9 +169,14 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_from: date,
-                 date_to: date) -> dict[str, Path]:
-    """Write the result tables of this run as Parquet (temporary name, then rename)."""
+                 date_to: date, as_of: date) -> dict[str, Path]:
+    """Write the result tables of this run as Parquet (temporary name, then rename). Each row carries
+    the run, its period and its as-of date; ``recon_checks`` lists every check the run made and
+    whether it was complete (an exception it did not produce is cleared only by a complete check)."""
+    checks = ", ".join(f"('{code}')" for code in CHECK_SOURCES)
     sources = {
+        "recon_checks": f"SELECT c.code, i.reason AS incomplete FROM (VALUES {checks}) AS c(code) "
+                        "LEFT JOIN incomplete_checks AS i USING (code) ORDER BY c.code",
         "recon_matches": "SELECT * FROM matches WHERE row_date BETWEEN $f AND $t "
                          "ORDER BY kind, match_key, order_key, psp_reference, entur_transaction_id",
         "recon_mismatches": "SELECT * FROM mismatches",
@@ -185,7 +191,7 @@ def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_f
         tmp = final.with_name(f".data.{uuid.uuid4().hex[:8]}.tmp")
         params = {"f": date_from, "t": date_to} if "$f" in query else {}
         select = (f"SELECT *, '{run_id}' AS run_id, DATE '{date_from.isoformat()}' AS period_from, "
-                  f"DATE '{date_to.isoformat()}' AS period_to FROM ({query})")
+                  f"DATE '{date_to.isoformat()}' AS period_to, DATE '{as_of.isoformat()}' AS as_of FROM ({query})")
         con.execute(f"COPY ({select}) TO '{_q(tmp)}' (FORMAT parquet, COMPRESSION zstd)", params)
         replace_durably(tmp, final)
         paths[name] = final

@@ -51,7 +51,7 @@ WITH vipps_orders AS (
 
     UNION ALL BY NAME
     -- DUPLICATE, Vipps side: the surplus captures duplicates.sql picked.
-    SELECT 'DUPLICATE' AS code, v.kind, v.ledger_id, v.reference, v.psp_reference, o.order_id,
+    SELECT 'DUPLICATE' AS code, v.kind, v.vipps_id AS entry_key, v.ledger_id, v.reference, v.psp_reference, o.order_id,
            v.amount AS vipps_amount, v.amount AS difference, v.currency, v.vipps_date, v.vipps_date AS row_date,
            v.vipps_api,
            'order ' || v.order_key || ' was captured again in Vipps for ' || money(v.amount, v.currency)
@@ -75,7 +75,7 @@ WITH vipps_orders AS (
     UNION ALL BY NAME
     -- MISSING_IN_ENTUR (a capture), REFUND_WITHOUT_CREDIT (a refund): Vipps left by both keys.
     SELECT CASE WHEN v.kind = 'capture' THEN 'MISSING_IN_ENTUR' ELSE 'REFUND_WITHOUT_CREDIT' END AS code,
-           v.kind, v.ledger_id, v.reference, v.psp_reference, o.order_id,
+           v.kind, v.vipps_id AS entry_key, v.ledger_id, v.reference, v.psp_reference, o.order_id,
            v.amount AS vipps_amount, v.amount AS difference, v.currency, v.vipps_date, v.vipps_date AS row_date,
            v.vipps_api,
            'Vipps ' || v.kind
@@ -102,7 +102,7 @@ WITH vipps_orders AS (
 
     UNION ALL BY NAME
     -- VAT_MISMATCH: the entries vat_check.sql found.
-    SELECT 'VAT_MISMATCH' AS code, 'vat' AS kind, ledger_id, reference, psp_reference,
+    SELECT 'VAT_MISMATCH' AS code, 'vat' AS kind, entry_key, ledger_id, reference, psp_reference,
            entry_vat AS vipps_amount, lines_vat AS entur_amount, entry_vat - lines_vat AS difference, currency,
            business_date AS vipps_date, business_date AS row_date, explanation
     FROM vat_check
@@ -112,7 +112,7 @@ WITH vipps_orders AS (
     -- (settlement_check.sql); a row of the Sales entry's business date.
     -- SETTLEMENT_AMOUNT_MISMATCH: a Sales entry whose funds entry settled another amount
     -- (settlement_check.sql); a row of the Sales entry's business date.
-    SELECT code, entry_type AS kind, ledger_id, reference, psp_reference, amount AS vipps_amount, difference,
+    SELECT code, entry_type AS kind, entry_key, ledger_id, reference, psp_reference, amount AS vipps_amount, difference,
            currency, business_date AS vipps_date, business_date AS row_date, 'sales' AS vipps_api, 'funds' AS feed,
            entry_type, settled_amount, ledger_date, explanation
     FROM settlement_check
@@ -120,7 +120,7 @@ WITH vipps_orders AS (
     UNION ALL BY NAME
     -- BALANCE_BREAK: an entry of a ledger's funds or fees feed whose balances break the chain
     -- (balance_check.sql); a row of the breaking entry's business date.
-    SELECT 'BALANCE_BREAK' AS code, 'balance' AS kind, ledger_id, reference, psp_reference, gap AS difference,
+    SELECT 'BALANCE_BREAK' AS code, 'balance' AS kind, entry_key, ledger_id, reference, psp_reference, gap AS difference,
            currency, business_date AS vipps_date, business_date AS row_date, 'report' AS vipps_api, feed,
            entry_type, amount AS settled_amount, balance_before, balance_after, previous_balance_after,
            ledger_date, explanation
@@ -133,7 +133,13 @@ WITH vipps_orders AS (
            currency, booking_date AS row_date, explanation
     FROM booking_check
 )
-SELECT code, explanation, kind, ledger_id, reference, psp_reference, order_id,
+SELECT -- The same records give the same ID in every run (macro_exception_id.sql): the code, the
+       -- landed entry's key where the row is about one Vipps entry, and every ID column.
+       exception_id(concat_ws('|', code, coalesce(entry_key, ''), coalesce(ledger_id, ''), coalesce(reference, ''),
+                              coalesce(psp_reference, ''), coalesce(order_id, ''), coalesce(payment_id, ''),
+                              coalesce(entur_transaction_id, ''), coalesce(credit_id, ''), coalesce(booking_id, ''),
+                              coalesce(feed, ''))) AS exception_id,
+       code, explanation, kind, ledger_id, reference, psp_reference, order_id,
        payment_id AS entur_payment_id, entur_transaction_id, credit_id AS entur_credit_id, booking_id,
        booking_amount, vipps_amount, entur_amount, difference, currency, entur_currency, vipps_date, entur_date,
        row_date AS business_date, row_date >= $today - $lag AS provisional,
