@@ -23,10 +23,10 @@ EXIT_CODES = """\b\n\
 Exit codes:
   0  success (mismatches found are still success)
   1  unexpected internal error
-  2  usage or configuration error
+  2  usage or configuration error; recon resolve: rows it cannot apply (nothing applied)
   3  a source or Vipps ledger failed (recon run reconciles the rest, rows marked incomplete)
   4  another run holds the lake's lock
-  5  mismatches found, with --fail-on-mismatch
+  5  mismatches found, with --fail-on-mismatch; or an exception open too long, with --fail-on-age
   130  interrupted (Ctrl-C)
   143  terminated (SIGTERM, e.g. systemctl stop)
   After 1, 3, 130 or 143 a rerun resumes where the data is safe.
@@ -278,17 +278,20 @@ def report(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, out
 @click.option("--source", "sources", multiple=True, type=click.Choice(list(SOURCES)),
               help="Pull only this source (repeatable; default: every configured source).")
 @click.option("--fail-on-mismatch", is_flag=True, help="Exit 5 when exceptions were found.")
+@click.option("--fail-on-age", type=click.IntRange(min=0), metavar="DAYS",
+              help="Exit 5 when an open exception (of any period) is older than DAYS days.")
 @wait_option
 @pass_ctx
 @handle_errors
 def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, sources: tuple[str, ...],
-        fail_on_mismatch: bool, wait: float) -> None:
+        fail_on_mismatch: bool, fail_on_age: int | None, wait: float) -> None:
     """Pull everything due, reconcile the due period and write the workbook (what cron calls).
 
     \b
     Examples:
       recon run --config /etc/recon/recon.toml
       recon run --from 2026-10-01 --to 2026-10-31 --fail-on-mismatch
+      recon run --fail-on-age 7
     """
     from recon.lake.locking import lake_lock
     from recon.lake.store import new_run_id
@@ -302,14 +305,46 @@ def run(ctx: Ctx, config_path: Path | None, date_from: Any, date_to: Any, source
     with lake_lock(config.lake, run_id, wait=wait):
         result = run_job(config, run_id, date_from=date_from.date() if date_from else None,
                          date_to=date_to.date() if date_to else None, sources=list(sources) or None,
-                         on_progress=display.update, fail_on_mismatch=fail_on_mismatch)
+                         on_progress=display.update, fail_on_mismatch=fail_on_mismatch, fail_on_age=fail_on_age)
     display.close()
     _print_run(result, log_file)
     if result.exit_code == 3:
         _fail(f"source failed: {result.pull.failed_names()}; what landed was reconciled, with the rows of "
               "the checks that read it marked incomplete (a rerun resumes where the data is safe)", 3)
     if result.exit_code == 5:
+        oldest = result.oldest_open
+        if fail_on_age is not None and oldest is not None and oldest[2] > fail_on_age:
+            raise MismatchesFound(f"exception {oldest[0]} ({oldest[1]}) has been open {oldest[2]} days, longer than "
+                                  f"--fail-on-age {fail_on_age}")
         raise MismatchesFound(f"{result.mismatches} exceptions found (--fail-on-mismatch)")
+
+
+@cli.command()
+@config_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@wait_option
+@pass_ctx
+@handle_errors
+def resolve(ctx: Ctx, config_path: Path | None, file: Path, wait: float) -> None:
+    """Read accountants' resolutions back from a workbook's Worklist sheet (Resolution, Comment,
+    Owner) or a CSV (exception_id, resolution, comment, owner) into recon_resolutions.
+
+    Every row is checked first; one bad row (unknown ID or code, another lake's workbook, amounts
+    that changed since) fails the whole file with the rows named, and nothing is applied.
+
+    \b
+    Examples:
+      recon resolve reports/recon_2026-10-24_2026-10-26.xlsx
+      recon resolve resolutions.csv
+    """
+    from recon.lake.locking import lake_lock
+    from recon.lake.store import new_run_id
+    from recon.reports.resolve import resolve_file
+
+    config = _load(config_path)
+    with lake_lock(config.lake, new_run_id(), wait=wait):
+        result = resolve_file(config, file)
+    click.echo(f"{file.name}: {result.summary()}")
 
 
 def _print_run(result: Any, log_file: Path) -> None:

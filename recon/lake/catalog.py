@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,17 @@ def exceptions_sql(today: str = "current_date") -> str:
     """recon_exceptions' query with its as-of date (a SQL expression: the catalog's view uses
     today's date, UTC; the workbook and ``recon resolve`` bind the run's as-of date)."""
     return sql_text("exceptions.sql").replace("$today", today)
+
+
+def oldest_open(lake: Lake, today: date) -> tuple[str, str, int] | None:
+    """(exception ID, code, age in days) of the oldest open exception on ``today``, if any."""
+    con = connect(lake)
+    try:
+        sql = sql_text("oldest_open.sql").format(exceptions=exceptions_sql(f"DATE '{today.isoformat()}'"))
+        row = con.execute(sql).fetchone()
+    finally:
+        con.close()
+    return (str(row[0]), str(row[1]), int(row[2])) if row else None
 
 
 def _exception_views(lake: Lake, have: set[str]) -> list[str]:

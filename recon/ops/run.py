@@ -12,7 +12,7 @@ from recon.config import Config
 from recon.errors import ConfigError
 from recon.ingest.pull import PullResult
 from recon.ingest.records import Progress
-from recon.lake.catalog import build_catalog
+from recon.lake.catalog import build_catalog, oldest_open
 from recon.lake.store import Lake
 from recon.logs import redact_all
 from recon.ops.sandboxed import pull
@@ -28,7 +28,8 @@ class RunResult:
     date_to: date
     pull: PullResult
     report: Any  # recon.reports.workbook.ReportResult: what landed, reconciled
-    exit_code: int = 0  # 0, 3 (a source failed: rows marked incomplete) or 5 (--fail-on-mismatch)
+    exit_code: int = 0  # 0, 3 (a source failed: rows marked incomplete) or 5 (--fail-on-mismatch/-age)
+    oldest_open: tuple[str, str, int] | None = None  # (exception ID, code, age in days)
 
     @property
     def mismatches(self) -> int:
@@ -52,6 +53,7 @@ def run_job(
     today: date | None = None,
     on_progress: Callable[[str, Progress], None] | None = None,
     fail_on_mismatch: bool = False,
+    fail_on_age: int | None = None,
 ) -> RunResult:
     """Pull (sources in parallel), then reconcile what landed and write the workbook. The caller
     holds the lock.
@@ -76,7 +78,9 @@ def run_job(
         log.error("%s failed; reconciling what landed, with the rows of every check that reads it marked "
                   "incomplete (a rerun resumes where the data is safe)", pulled.failed_names())
     report = write_report(config, date_from, date_to, today=today, run_id=run_id, failed=failed)
-    exit_code = 3 if failed else 5 if fail_on_mismatch and report.reconcile.mismatches else 0
+    oldest = oldest_open(Lake(config.lake), report.as_of)
+    too_old = fail_on_age is not None and oldest is not None and oldest[2] > fail_on_age
+    exit_code = 3 if failed else 5 if (fail_on_mismatch and report.reconcile.mismatches) or too_old else 0
     log.info("run finished: %d exceptions, workbook %s, exit code %d", report.reconcile.mismatches, report.path,
              exit_code)
     # The whole job under the lock (the reliability suite checks runs for overlaps); recon_runs.
@@ -90,4 +94,4 @@ def run_job(
                      "failed_parts": r.failed_parts} for r in pulled.sources],
     }), "runs", f"{run_id}.run")
     build_catalog(Lake(config.lake))  # recon_runs shows this run
-    return RunResult(run_id, date_from, date_to, pulled, report, exit_code)
+    return RunResult(run_id, date_from, date_to, pulled, report, exit_code, oldest)
