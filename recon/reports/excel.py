@@ -14,7 +14,10 @@ accountant's workbook needs and what openpyxl leaves to the caller:
 * text longer than Excel's 32,767 characters cut with a visible marker, and counted;
 * control characters escaped the OOXML way (``_x000D_``), which Excel and LibreOffice decode;
 * a sheet that would pass the row limit continues on ``Name (2)``, ``Name (3)``, … with the
-  header repeated, so that no row is ever dropped.
+  header repeated, so that no row is ever dropped;
+* columns meant for the reader to fill in (``Column.editable``) get a header of another colour,
+  and a column with ``choices`` an Excel data-validation list over its data rows (no sheet
+  protection: everything else is read-only in spirit only).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from recon.config import EXCEL_MAX_ROWS, MIN_SHEET_ROWS
 
@@ -64,6 +68,9 @@ CUT_MARKER = "… [cut: {n} chars]"  # n = characters removed
 FIT_TO_PAGE_WIDTH = 240  # Σ column widths up to which a sheet prints one page wide
 WIDE_SHEET_SCALE = 60  # print scale (%) of wider sheets
 CHART_COLUMNS, CHART_ROWS = 9, 16  # default-size columns and rows a 14 × 7.5 cm chart covers
+LIST_FORMULA_MAX = 255  # Excel's limit for a data-validation list written inline ("a,b,c")
+LISTS_SHEET = "Lists"  # hidden sheet holding a list too long to write inline
+HEADER_FILL, EDITABLE_FILL = "DDE4EE", "FFE699"  # read-only columns grey-blue; ones to fill in yellow
 
 Kind = Literal["text", "id", "money", "date", "datetime", "int", "bool", "percent", "auto"]
 
@@ -85,12 +92,18 @@ _FORMATS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Column:
-    """One column: header text, kind, and either a fixed width or the cap of a sampled width."""
+    """One column: header text, kind, and either a fixed width or the cap of a sampled width.
+
+    ``editable``: for the reader to fill in (a yellow header); ``choices``: the values a data
+    cell may take, as an Excel drop-down list over the table's data rows (blank allowed).
+    """
 
     name: str
     kind: Kind = "text"
     width: float | None = None
     max_width: float = 60.0
+    editable: bool = False
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,6 +239,9 @@ class ReportWorkbook:
         self._wb = Workbook(write_only=True)
         self._styles: dict[tuple[str, str], Any] = {}
         self._names: set[str] = set()
+        self._lists: dict[tuple[str, ...], str] = {}  # long validation lists -> their range on Lists
+        self._lists_ws: Any = None
+        self._lists_rows = 0
         self.cells = 0  # cells written, for the benchmark
 
     # --- styles: created once, shared by every cell of their kind ------------------------------
@@ -240,9 +256,10 @@ class ReportWorkbook:
                 template.alignment = Alignment(horizontal="left", indent=1)
             if variant == "quote":
                 template.quotePrefix = True
-            elif variant in ("header", "header_right"):
+            elif variant in ("header", "header_right", "header_edit"):
                 template.font = Font(name=FONT, size=11, bold=True)
-                template.fill = PatternFill("solid", fgColor="DDE4EE")
+                template.fill = PatternFill("solid", fgColor=EDITABLE_FILL if variant == "header_edit"
+                                            else HEADER_FILL)
                 template.border = Border(bottom=Side(style="thin", color="7F8C9D"))
                 template.alignment = Alignment(horizontal="right" if variant == "header_right" else "left",
                                                indent=1, vertical="center")
@@ -257,7 +274,8 @@ class ReportWorkbook:
 
     def _header(self, ws: Any, column: Column, part: Part) -> Cell | None:
         right = column.kind in ("money", "int", "percent", "date", "datetime")
-        return self._cell(ws, column.name, "text", part, "header_right" if right else "header")
+        variant = "header_edit" if column.editable else "header_right" if right else "header"
+        return self._cell(ws, column.name, "text", part, variant)
 
     # --- cells --------------------------------------------------------------------------------
     def _cell(self, ws: Any, value: Any, kind: str, part: Part, variant: str = "") -> Cell | None:
@@ -342,6 +360,28 @@ class ReportWorkbook:
 
     def _create(self, name: str, index: int | None) -> Any:
         return self._wb.create_sheet(self._unique(name), index)
+
+    def list_formula(self, choices: Sequence[str]) -> str:
+        """A data-validation list's formula: the values inline (``"a,b,c"``) when Excel allows
+        it, else a range of a hidden sheet holding them (written once per list)."""
+        inline = ",".join(choices)
+        if len(inline) <= LIST_FORMULA_MAX and not any("," in c for c in choices):
+            return '"' + inline.replace('"', '""') + '"'
+        key = tuple(choices)
+        found = self._lists.get(key)
+        if found is None:
+            if self._lists_ws is None:
+                self._lists_ws = self._create(LISTS_SHEET, None)
+                self._lists_ws.sheet_state = "hidden"
+                self._lists_ws._values_to_row = _cells_to_row
+            ws, part = self._lists_ws, Part(LISTS_SHEET)
+            first = self._lists_rows + 1
+            for choice in choices:
+                cell = self._cell(ws, choice, "text", part, "quote")
+                ws.append([cell])
+                self._lists_rows += 1
+            found = self._lists[key] = f"{LISTS_SHEET}!$A${first}:$A${self._lists_rows}"
+        return found
 
     def save(self, path: Path | str) -> None:
         self._wb.save(str(path))
@@ -516,10 +556,26 @@ class _SheetWriter:
         self.print_cols = self.print_rows = 0
         if self.header:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{part.data_rows + 1}"
+            self._validations()
         elif self.autofilter_block and self.autofilter_block[1] <= part.rows_written:
             first, last, ncols = self.autofilter_block
             ws.auto_filter.ref = f"A{first}:{get_column_letter(ncols)}{last}"
             self.autofilter_block = None
+
+    def _validations(self) -> None:
+        """A drop-down list on every data row of each column with choices (none on an empty table)."""
+        rows = self.part.data_rows
+        for i, column in enumerate(self.columns, 1):
+            if not column.choices or not rows:
+                continue
+            letter = get_column_letter(i)
+            message = f"Choose one of the list ({', '.join(column.choices)}) or leave the cell empty."
+            if len(message) > 255:  # Excel's limit for the message (and 32 for its title)
+                message = "Choose one of the list or leave the cell empty."
+            dv = DataValidation(type="list", formula1=self.book.list_formula(column.choices), allow_blank=True,
+                                showErrorMessage=True, errorTitle=column.name[:32], error=message)
+            dv.add(f"{letter}2:{letter}{rows + 1}")
+            self.ws.data_validations.append(dv)
 
     def finish(self) -> SheetResult:
         if self.ws is None:

@@ -1,5 +1,5 @@
--- The oldest open exception ({exceptions} is recon_exceptions' query at the run's as-of date):
--- what `recon run --fail-on-age` compares with its limit.
+-- The oldest open exception (the inner query is recon_exceptions at the run's as-of date): what
+-- `recon run --fail-on-age` compares with its limit.
 SELECT exception_id, code, age_days FROM ({exceptions}) WHERE status = 'open'
 ORDER BY age_days DESC, exception_id
 LIMIT 1
