@@ -481,6 +481,10 @@ def demo(ctx: Ctx, folder: Path, wait: float) -> None:
     click.echo(f'  recon query {c} "SELECT business_date, vat_rate, sum(vat) FROM vat_summary '
                'GROUP BY ALL ORDER BY ALL"')
     click.echo(f'  recon query {c} --format csv "SELECT source, reason FROM quarantine"')
+    click.echo(f'  recon query {c} "SELECT exception_id, code, status, age_days FROM recon_exceptions '
+               'WHERE status = \'open\' ORDER BY age_days DESC"')
+    click.echo(f"  fill in Resolution on the workbook's Worklist sheet, save it, then: recon resolve {c} "
+               f"{result.report.path}")
 
 
 @cli.command()
