@@ -8,14 +8,15 @@ A by-date pull (``--date``) lands entries too but never moves the cursors; it re
 whether the date was still open (``tryLater``).
 
 Entries have no id of their own: ``entry_key`` hashes the fields that identify one (the ledger,
-topic, pspReference, entry type, time, ledger date, amount, currency and both balances; the data
-is immutable, a fix is a new ``correction`` entry), so an entry landed twice lands under one key.
+topic, pspReference, entry type, ledger date, amount, currency and both balances; the data is
+immutable, a fix is a new ``correction`` entry), so an entry landed twice lands under one key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,11 +24,11 @@ from functools import partial
 from typing import Any
 
 from recon.config import VippsLedger, VippsReportConfig
-from recon.errors import HttpStatusError
+from recon.errors import HttpStatusError, SourceError
 from recon.ingest.http import path_segment
 from recon.ingest.paging import Getter, cursor_pages
 from recon.ingest.records import Parsed, Progress, land_page
-from recon.ingest.sources.vipps import LEDGER_REFUSED, LedgerScoped
+from recon.ingest.sources.vipps import LedgerScoped
 from recon.ingest.validation import BadValue, currency, ident, integer, text, timestamp
 from recon.lake.landing import Landing, canonical_json
 from recon.lake.store import Lake
@@ -49,13 +50,30 @@ KNOWN_TYPES = {
 GDPR_FIELDS = ("message", "name", "maskedPhoneNo")
 
 
-def _ledger_date(value: Any) -> date:
+def _ledger_date(value: Any, ts: datetime, ledger: VippsLedger) -> date:
+    """The API's ledgerDate; where it is missing, the date of ``time`` in the ledger's zone (what
+    a ledger date is, without a cut-off): the entry still lands and keeps its place in the chain."""
+    if value is None:
+        return business_date(ts, ledger.timezone)
     if not isinstance(value, str):
-        raise BadValue("missing_field" if value is None else "bad_date", f"ledgerDate {value!r} is not a date")
+        raise BadValue("bad_date", f"ledgerDate {value!r} is not a date")
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise BadValue("bad_date", f"ledgerDate {value!r} is not a date YYYY-MM-DD") from None
+
+
+_WHOLE = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
+
+
+def _minor_units(value: Any, field: str) -> int:
+    """An integer of minor units (the documented type); an integer sent as text ("-1500") is read
+    too, but never a decimal: "15.00" could be kroner or øre, so it is quarantined."""
+    if isinstance(value, str) and _WHOLE.match(value):
+        return int(value)
+    found = integer(value, field, required=True)
+    assert found is not None
+    return found
 
 
 @dataclass(frozen=True)
@@ -76,14 +94,15 @@ def normalise_report_entry(record: Any, raw: str, ledger: VippsLedger, topic: st
     entry_type = raw_type.lower()
     ts = timestamp(record.get("time"), "time")
     assert ts is not None
-    day = _ledger_date(record.get("ledgerDate"))
-    amount = integer(record.get("amount"), "amount", required=True)
-    before = integer(record.get("balanceBefore"), "balanceBefore", required=True)
-    after = integer(record.get("balanceAfter"), "balanceAfter", required=True)
+    day = _ledger_date(record.get("ledgerDate"), ts, ledger)
+    amount = _minor_units(record.get("amount"), "amount")
+    before = _minor_units(record.get("balanceBefore"), "balanceBefore")
+    after = _minor_units(record.get("balanceAfter"), "balanceAfter")
     psp = ident(record.get("pspReference"), "pspReference", required=False)
     cur = currency(record.get("currency"))
-    identity = canonical_json([ledger.ledger_id, topic, psp, entry_type, ts.isoformat(), day.isoformat(), amount,
-                               cur, before, after])
+    # Not `time`: the feed and the by-date listing may write it differently (precision, "+0200");
+    # the running balances already tell two otherwise equal entries apart.
+    identity = canonical_json([ledger.ledger_id, topic, psp, entry_type, day.isoformat(), amount, cur, before, after])
     key = f"{ledger.ledger_id}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
     unknown = () if entry_type in KNOWN_TYPES[topic] else (f"{topic} entryType {raw_type!r}",)
     return Parsed(TABLE[topic], {
@@ -127,11 +146,10 @@ class VippsReportSource(LedgerScoped):
         if not self.cfg.auto_ledgers:
             try:
                 self.list_ledgers(landing, progress)
-            except HttpStatusError as exc:
-                if exc.status not in LEDGER_REFUSED:
-                    raise
-                log.warning("%s: the ledger list is refused (%s); reading the configured ledgers", self.name,
-                            exc.summary)
+            except SourceError as exc:
+                # Only the Settlement sheet's payout account needs it: the configured ledgers are read.
+                log.warning("%s: the ledger list could not be read (%s); reading the configured ledgers", self.name,
+                            exc)
         return self.ledgers(landing, progress)
 
     def _land(self, landing: Landing, items: list[Any], ledger: VippsLedger, topic: str,
@@ -198,14 +216,22 @@ class VippsReportSource(LedgerScoped):
                    progress: Progress | None) -> bool:
         path = f"{REPORT_PATH}/{path_segment(ledger.ledger_id)}/{topic}/dates/{day.isoformat()}"
         n, still_open, last = 0, False, None
-        for page in cursor_pages(self.api, path, {}, cursor=None, try_later_ends=False):
-            items, last = _fresh(page.items, last)
-            positions = [Position(date_seq=n + i) for i in range(len(items))]
-            self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} {day}", progress)
-            n += len(items)
-            still_open = still_open or page.try_later
-            if landing.pending >= self.flush_rows:
-                landing.checkpoint()
+        try:
+            for page in cursor_pages(self.api, path, {}, cursor=None, try_later_ends=False):
+                items, last = _fresh(page.items, last)
+                positions = [Position(date_seq=n + i) for i in range(len(items))]
+                self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} {day}",
+                           progress)
+                n += len(items)
+                still_open = still_open or page.try_later
+                if landing.pending >= self.flush_rows:
+                    landing.checkpoint()
+        except HttpStatusError as exc:
+            # The older spec answered a date not ready yet with 404; a refused ledger says so.
+            if exc.status != 404 or n or "no such ledger" in exc.summary.lower():
+                raise
+            log.info("%s: %s answered 404 (%s): read as a date not ready yet", self.name, path, exc.summary)
+            return True
         return still_open
 
     def _record_dates(self, days: list[date]) -> None:

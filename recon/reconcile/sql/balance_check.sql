@@ -18,7 +18,9 @@ WITH entries AS (
     SELECT *,
            lag(balance_after) OVER (
                PARTITION BY ledger_id, feed, feed_seq IS NULL, CASE WHEN feed_seq IS NULL THEN ledger_date END
-               ORDER BY feed_seq, date_seq, entry_key) AS previous_balance_after
+               -- by-date chains: by time first, so a listing in another order than the feed's
+               -- does not break them
+               ORDER BY feed_seq, time, date_seq, entry_key) AS previous_balance_after
     FROM entries
 ), broken AS (
     SELECT *,

@@ -1,14 +1,16 @@
 -- NOT_SETTLED and SETTLEMENT_AMOUNT_MISMATCH (their rows are written by mismatches.sql): each Sales
 -- API capture and refund of the period with a pspReference (every payment type: mPOS card money
--- settles through Vipps too; cash has no pspReference and is never checked), looked up in its
--- ledger's funds feed by (ledger, entry type, pspReference).
+-- settles through Vipps too; cash has no pspReference and is never checked, nor is an entry of
+-- payment type CASH that carries one), looked up in its ledger's funds feed by (ledger, entry
+-- type, pspReference).
 --   NOT_SETTLED                 no funds entry, although the entry's business date is at least
 --                               $grace days (reconcile.settlement_grace_days) before the latest
 --                               ledger date landed from that ledger's funds feed. A ledger with no
 --                               funds landed is not checked.
 --   SETTLEMENT_AMOUNT_MISMATCH  its funds entries' absolute amount differs from the Sales gross
 --                               (amounts.gross, else the sum of its lines; absolute) by more than
---                               $tolerance; an entry with neither gross nor lines is a mismatch.
+--                               $tolerance. A Sales entry with neither gross nor lines (amounts
+--                               "when available") cannot be compared and is not flagged.
 WITH latest AS (
     -- The latest ledger date landed from each ledger's funds feed (any entry type). An entry's
     -- business date is never before its ledger date, and only ledger dates from the period's start
@@ -23,6 +25,7 @@ WITH latest AS (
     FROM stg_vipps_sales_settle AS s
     SEMI JOIN (SELECT ledger_id FROM latest UNION SELECT ledger_id FROM stg_vipps_funds) AS l USING (ledger_id)
     WHERE s.psp_reference IS NOT NULL AND s.business_date BETWEEN $date_from AND $date_to
+      AND upper(coalesce(s.payment_type, '')) <> 'CASH'
 ), funds AS (
     SELECT ledger_id, entry_type, psp_reference, count(*) AS funds_entries,
            CAST(sum(amount) AS BIGINT) AS settled_amount, CAST(sum(abs(amount)) AS BIGINT) AS settled_abs,
@@ -47,7 +50,7 @@ WITH latest AS (
     FROM sales AS s
     JOIN funds AS f
         ON f.ledger_id = s.ledger_id AND f.entry_type = s.entry_type AND f.psp_reference = s.psp_reference
-    WHERE s.amount IS NULL OR abs(s.amount - f.settled_abs) > $tolerance
+    WHERE abs(s.amount - f.settled_abs) > $tolerance
 )
 SELECT code, entry_key, ledger_id, entry_type, psp_reference, reference, currency, payment_type, amount,
        settled_amount, amount - coalesce(settled_abs, 0) AS difference, ledger_date, business_date,
@@ -65,7 +68,6 @@ SELECT code, entry_key, ledger_id, entry_type, psp_reference, reference, currenc
                || ledger_id || '''s funds for ' || money(settled_abs, currency) || ' on ledger date '
                || CAST(ledger_date AS VARCHAR)
                || (CASE WHEN funds_entries > 1 THEN ' (' || CAST(funds_entries AS VARCHAR) || ' funds entries)' ELSE '' END)
-               || (CASE WHEN amount IS NULL THEN ', but the Sales API gives no amount'
-                        ELSE ', a difference of ' || money(amount - settled_abs, currency) END)
+               || ', a difference of ' || money(amount - settled_abs, currency)
        END AS explanation
 FROM (SELECT * FROM unsettled UNION ALL BY NAME SELECT * FROM differing)

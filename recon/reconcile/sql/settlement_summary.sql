@@ -2,7 +2,8 @@
 -- alias scheduled-for-payout), in ledger order, the funds entries the payout covers: those after
 -- the previous payout up to and including this one. Ledger order is by ledger date, then feed
 -- position (feed_seq), then by-date position (date_seq). The entries after the last payout form the
--- open row (is_open, payout NULL).
+-- open row (is_open, payout NULL). Ledger order is feed order where every entry of the ledger
+-- has a feed position (see `ordered`).
 --   covers_from      the day after the previous payout's ledger date (the first payout read: the
 --                    first ledger date read); covers_to: the payout's ledger date (open row: the
 --                    last ledger date landed)
@@ -21,7 +22,12 @@
 -- when it starts on or before the period's end. The funds are read from SETTLEMENT_SPAN_DAYS
 -- (runner.py) before the period to as many days after it (stg_vipps_funds.sql): a payout further
 -- before the period is not seen, and then covers_from is the first ledger date read.
-WITH funds AS (
+WITH ordered AS (
+    -- A ledger whose every entry has a feed position is taken in feed order: the order its balances
+    -- chain in (a payout may be booked after an entry of the next ledger date). Otherwise, with
+    -- entries landed only by date, by ledger date.
+    SELECT *, bool_and(feed_seq IS NOT NULL) OVER (PARTITION BY ledger_id) AS by_feed FROM stg_vipps_funds
+), funds AS (
     -- pos: the entry's place in ledger order; grp: the number of payouts before it, so a payout
     -- closes its own group (one sort serves both).
     SELECT *,
@@ -33,9 +39,10 @@ WITH funds AS (
                  CASE WHEN entry_type IN ('payout-scheduled', 'scheduled-for-payout') THEN 'payout'
                       WHEN entry_type IN ('capture', 'refund', 'fees-retained') THEN entry_type
                       ELSE 'other' END AS movement
-          FROM stg_vipps_funds)
+          FROM ordered)
     WINDOW ledger_order AS (PARTITION BY ledger_id
-                            ORDER BY ledger_date, feed_seq NULLS LAST, date_seq NULLS LAST, time, entry_key)
+                            ORDER BY CASE WHEN by_feed THEN feed_seq END, ledger_date, feed_seq NULLS LAST,
+                                     date_seq NULLS LAST, time, entry_key)
 ), grouped AS (
     SELECT f.*, s.psp_reference IS NOT NULL AS has_sales
     FROM funds AS f
