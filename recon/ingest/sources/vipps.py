@@ -88,13 +88,18 @@ def _quantity(value: Any) -> Decimal | None:
     return dec
 
 
-def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
+def entry_type_of(record: Any) -> tuple[str, str]:
+    """(the entryType as sent, lower case) of a Sales or Report API entry, which must be an object."""
     if not isinstance(record, dict):
         raise BadValue("bad_shape", "entry is not a JSON object")
     raw_type = text(record.get("entryType"), "entryType", max_len=100)
     if not raw_type:
         raise BadValue("missing_field", "missing entryType")
-    entry_type = raw_type.lower()
+    return raw_type, raw_type.lower()
+
+
+def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
+    raw_type, entry_type = entry_type_of(record)
     # The API adds entry types without notice: an unknown one lands as sent (its amounts keep their
     # sign), takes no part in matching or VAT, and is counted and warned about.
     sign = ENTRY_TYPES.get(entry_type, 0)

@@ -28,7 +28,7 @@ from recon.errors import HttpStatusError, SourceError
 from recon.ingest.http import path_segment
 from recon.ingest.paging import Getter, cursor_pages
 from recon.ingest.records import Parsed, Progress, land_page
-from recon.ingest.sources.vipps import LedgerScoped
+from recon.ingest.sources.vipps import LedgerScoped, entry_type_of
 from recon.ingest.validation import BadValue, currency, ident, integer, text, timestamp
 from recon.lake.landing import Landing, canonical_json
 from recon.lake.store import Lake
@@ -86,12 +86,7 @@ class Position:
 
 
 def normalise_report_entry(record: Any, raw: str, ledger: VippsLedger, topic: str, at: Position) -> Parsed:
-    if not isinstance(record, dict):
-        raise BadValue("bad_shape", "entry is not a JSON object")
-    raw_type = text(record.get("entryType"), "entryType", max_len=100)
-    if not raw_type:
-        raise BadValue("missing_field", "missing entryType")
-    entry_type = raw_type.lower()
+    raw_type, entry_type = entry_type_of(record)
     ts = timestamp(record.get("time"), "time")
     assert ts is not None
     day = _ledger_date(record.get("ledgerDate"), ts, ledger)
