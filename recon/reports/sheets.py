@@ -7,12 +7,13 @@ converted to the ledger's zone in SQL (naive local time, which is what Excel can
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
 
+from recon.lake.catalog import exceptions_sql
 from recon.reports.excel import Block, Chart, Column, ReportWorkbook, SheetResult
 from recon.sqlfiles import bind, sql_text
 
@@ -41,6 +42,7 @@ def _id(name: str) -> Column:
 
 MISMATCHES = TableSheet("Mismatches", "mismatches.sql", paged="recon_mismatches", columns=(
     Column("Code", "text", max_width=32), Column("Explanation", "text", max_width=80), Column("Kind", "text"),
+    _id("Exception ID"), Column("First seen", "date"), Column("Status", "text"),
     _id("Ledger"), _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur payment"),
     _id("Entur transaction"), _id("Entur credit"), _id("Booking"),
     Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Booking amount", "money"),
@@ -51,6 +53,28 @@ MISMATCHES = TableSheet("Mismatches", "mismatches.sql", paged="recon_mismatches"
     Column("Settled amount", "money"), Column("Balance before", "money"), Column("Balance after", "money"),
     Column("Previous balance after", "money"), Column("Ledger date", "date"),
 ))
+
+# The Worklist: every open exception of the lake, oldest first, with three columns for the accountant.
+# `recon resolve` (recon/reports/resolve.py) reads it back by these header texts: keep them.
+WORKLIST_EDITABLE = (Column("Resolution", "text", width=24, editable=True),
+                     Column("Comment", "text", width=40, editable=True),
+                     Column("Owner", "text", width=18, editable=True))
+WORKLIST = TableSheet("Worklist", "worklist.sql", paged="report_worklist", columns=(
+    _id("Exception ID"), Column("Code", "text", max_width=32), Column("Status", "text"), Column("First seen", "date"),
+    Column("Age (days)", "int"), Column("Aging bucket", "text"), Column("Business date", "date"), _id("Ledger"),
+    _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur transaction"), _id("Entur credit"),
+    _id("Booking"), Column("Vipps amount", "money"), Column("Entur amount", "money"),
+    Column("Booking amount", "money"), Column("Difference", "money"), Column("Currency", "text"),
+    Column("Explanation", "text", max_width=80), *WORKLIST_EDITABLE,
+))
+
+
+def worklist_sheet(resolution_codes: Sequence[str]) -> TableSheet:
+    """The Worklist with its Resolution column's drop-down list of ``[report] resolution_codes``."""
+    columns = tuple(replace(c, choices=tuple(resolution_codes)) if c.name == "Resolution" else c
+                    for c in WORKLIST.columns)
+    return replace(WORKLIST, columns=columns)
+
 
 SETTLEMENT = TableSheet("Settlement", "settlement.sql", (
     _id("Ledger"), _id("Payout account"), Column("Currency", "text"), _id("Payout pspReference"),
@@ -121,6 +145,16 @@ def write_table(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, sheet: Tab
                 params: dict[str, Any]) -> SheetResult:
     rows = pages(con, sheet, params) if sheet.paged else stream(con, sheet.sql, params)
     return book.table(sheet.name, sheet.columns, rows)
+
+
+def pin_exceptions(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
+    """recon_exceptions on the report's as-of date (``params["today"]``), once per workbook, as the
+    temporary table ``report_exceptions`` (and ``report_worklist``, its open rows) that the
+    Mismatches and Worklist sheets and the Summary read. Needs the catalog's views (connect())."""
+    sql = sql_text("recon.reports", "report_exceptions.sql").replace("{exceptions}", exceptions_sql("$today"))
+    con.execute(sql, bind(sql, params))
+    con.execute("CREATE OR REPLACE TEMP VIEW report_worklist AS "
+                "SELECT * FROM report_exceptions WHERE worklist_row IS NOT NULL")
 
 
 def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:

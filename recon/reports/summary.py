@@ -57,6 +57,9 @@ CODES: dict[str, str] = {
 # The codes that are outcomes of matching Vipps against Entur: the match rate's denominator.
 MATCHING_CODES = frozenset([*list(CODES)[:7], "TIMING_DIFFERENCE"])
 
+# The age buckets of recon_exceptions (recon/lake/sql/exceptions.sql), youngest first.
+AGING_BUCKETS = ("0-2", "3-7", "8-30", "over 30")
+
 SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 112)
 CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 10, 8, 60)
 
@@ -73,6 +76,7 @@ class ReportContext:
     max_rows: int
     include_matched: bool
     manifests: list[dict[str, Any]]
+    lake_id: str = ""  # Lake.lake_id(): `recon resolve` refuses a workbook of another lake
 
 
 def _auto(n: int) -> list[Column]:
@@ -141,6 +145,42 @@ def incomplete_banner(incomplete: dict[str, str]) -> list[Block]:
     return [Block(_auto(6), rows, header=False)]
 
 
+def _code_order(code: str) -> tuple[int, str]:
+    """The README's order of the codes; an undocumented one after them, by name."""
+    order = list(CODES)
+    return (order.index(code), "") if code in order else (len(order), code)
+
+
+def _dates(first: date | None, last: date | None) -> str | None:
+    if first is None or last is None:
+        return None
+    return first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
+
+
+def _bucket_order(bucket: str) -> tuple[int, str]:
+    return (AGING_BUCKETS.index(bucket), "") if bucket in AGING_BUCKETS else (len(AGING_BUCKETS), bucket)
+
+
+def aging_rows(found: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Open exceptions per code × currency × age bucket (the buckets that have some), then per
+    currency "All codes" in every bucket, 0 where there is none."""
+    rows: list[list[Any]] = []
+    totals: dict[str | None, dict[str, list[Any]]] = {}
+    for code, currency, bucket, n, amount, first, last in sorted(
+            found, key=lambda r: (_code_order(r[0]), r[1] or "~", _bucket_order(r[2]))):
+        rows.append([code, n, amount, currency, bucket, _dates(first, last)])
+        total = totals.setdefault(currency, {}).setdefault(bucket, [0, 0, first, last])
+        total[0] += n
+        total[1] += amount
+        total[2] = min((d for d in (total[2], first) if d is not None), default=None)
+        total[3] = max((d for d in (total[3], last) if d is not None), default=None)
+    for currency, per in sorted(totals.items(), key=lambda kv: kv[0] or "~"):
+        for bucket in sorted({*AGING_BUCKETS, *per}, key=_bucket_order):
+            n, amount, first, last = per.get(bucket, [0, 0, None, None])
+            rows.append(["All codes", n, amount, currency, bucket, _dates(first, last)])
+    return rows or [["none open", 0, None, None, None, None]]
+
+
 def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: ReportContext,
                   tables: list[SheetResult]) -> SheetResult:
     r = ctx.result
@@ -166,6 +206,17 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
                           "not yet closed: later runs may still change these dates" if i == 0 else None])
     else:
         facts.append(["Provisional dates", "none"])
+    aging = fetch(con, "aging.sql", {})
+    oldest = fetch(con, "worklist_oldest.sql", {})
+    facts.append(["Open exceptions", sum(r[3] for r in aging), None, None, None,
+                  "not yet resolved nor cleared, of every period reconciled: one row each on the Worklist sheet"])
+    if oldest:
+        exception_id, code, age, business_date, first_seen = oldest[0]
+        facts.append(["Oldest open exception", exception_id, code, age, None,
+                      f"{age} days old on the as-of date (business date {business_date.isoformat()}, "
+                      f"first seen {first_seen.isoformat() if first_seen else 'n/a'}): ID, code, age in days"])
+    else:
+        facts.append(["Oldest open exception", "none"])
     facts.append(["Cells cut at 32,767 characters", cut, None, None, None,
                   "each ends in a visible '… [cut: N chars]' marker; counted per sheet on Control"])
 
@@ -201,6 +252,10 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
                _label("In match rate"), _label("Explanation")], code_rows,
               title="Exceptions by code (amount: Σ |difference|, or the amount involved)", autofilter=True,
               counted=True),
+        Block([_label("Code"), Column("Count", "int"), Column("Amount", "money"), _label("Currency"),
+               _label("Age (days)"), _label("Business dates")], aging_rows(aging),
+              title="Open exceptions by age (every period; age = as-of date − business date; "
+                    "amount: Σ |difference|, or the amount involved)"),
         Block([_label("Sheet"), Column("Rows", "int"), Column("Sheets", "int"), _label(""), _label(""),
                _label("Note")], sheet_rows, title="Sheets"),
     ]
@@ -289,6 +344,8 @@ def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
     split = [t for t in others if t.split]
     facts: list[list[Any]] = [  # notes in the fourth column, after the period's two dates
         ["Run id", r.run_id, None, "the reconcile run this workbook shows"],
+        ["Lake id", ctx.lake_id or None, None, "the lake this workbook was written from: recon resolve refuses a "
+                                                 "workbook of another lake"],
         ["Generated at", ctx.generated_at, None, "the one cell that differs between workbooks of one lake, "
                                                  "period and as-of date"],
         ["Period", r.date_from, r.date_to],

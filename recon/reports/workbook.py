@@ -1,8 +1,8 @@
 """`recon report`: reconcile a period and write the workbook accountants open in the morning.
 
 The workbook is written to a temporary name in its folder and renamed, so a reader (or a sync
-to a file share) never sees half a file. Sheets: Summary, VAT, Settlement, Mismatches, Matched
-(optional), Quarantine, Control; recon/reports/ holds the writer and the sheet builders.
+to a file share) never sees half a file. Sheets: Summary, VAT, Settlement, Mismatches, Worklist,
+Matched (optional), Quarantine, Control; recon/reports/ holds the writer and the sheet builders.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from recon.lake.catalog import connect
 from recon.lake.store import Lake, replace_durably
 from recon.reconcile.runner import ReconcileResult, reconcile
 from recon.reports.excel import ReportWorkbook
-from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, write_settlement, write_table, write_vat
+from recon.reports.sheets import (
+    MATCHED,
+    MISMATCHES,
+    QUARANTINE,
+    pin_exceptions,
+    worklist_sheet,
+    write_settlement,
+    write_table,
+    write_vat,
+)
 from recon.reports.summary import ReportContext, write_control, write_summary
 from recon.timeutil import today_in, zone
 
@@ -75,7 +84,7 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
     lake = Lake(config.lake)
     generated_at = datetime.now(UTC).astimezone(zone(tz)).replace(tzinfo=None, microsecond=0)
     ctx = ReportContext(config, result, tz, as_of, generated_at, settings.max_rows_per_sheet,
-                        settings.include_matched, lake.run_manifests())
+                        settings.include_matched, lake.run_manifests(), lake.lake_id())
     params = {"today": as_of, "tz": tz}
     book = ReportWorkbook(max_rows=settings.max_rows_per_sheet)
     con = connect(lake)
@@ -84,8 +93,10 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
         con.execute(f"SET memory_limit = '{reconcile_settings.memory_limit}'")
         con.execute(f"SET temp_directory = '{_q(lake.root / '_tmp')}'")
         pin_results(con, result.paths)
+        pin_exceptions(con, params)
         tables = [write_vat(book, con, params), write_settlement(book, con, params),
-                  write_table(book, con, MISMATCHES, params)]
+                  write_table(book, con, MISMATCHES, params),
+                  write_table(book, con, worklist_sheet(settings.resolution_codes), params)]
         if settings.include_matched:
             tables.append(write_table(book, con, MATCHED, params))
         tables.append(write_table(book, con, QUARANTINE, params))

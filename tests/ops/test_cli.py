@@ -90,10 +90,10 @@ def test_top_level_help_lists_the_exit_codes():
     meanings = {
         0: "success (mismatches found are still success)",
         1: "unexpected internal error",
-        2: "usage or configuration error",
+        2: "usage or configuration error; recon resolve: rows it cannot apply (nothing applied)",
         3: "a source or Vipps ledger failed (recon run reconciles the rest, rows marked incomplete)",
         4: "another run holds the lake's lock",
-        5: "mismatches found, with --fail-on-mismatch",
+        5: "mismatches found, with --fail-on-mismatch; or an exception open too long, with --fail-on-age",
         130: "interrupted (Ctrl-C)",
         143: "terminated (SIGTERM, e.g. systemctl stop)",
     }

@@ -18,7 +18,7 @@ from recon.lake.catalog import connect
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.reports.excel import CUT_MARKER, EXCEL_MAX_CELL, cut_text, ooxml_escape, sheet_name
-from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, SETTLEMENT, VAT
+from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, SETTLEMENT, VAT, WORKLIST
 from recon.reports.summary import CODES
 from recon.reports.workbook import default_path, write_report
 from recon.sandbox.dataset import sample_data_dir
@@ -27,7 +27,7 @@ EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
 TODAY = date(2026, 11, 23)
 TABLE_SHEETS = {"VAT": VAT, "Settlement": SETTLEMENT, "Mismatches": MISMATCHES, "Quarantine": QUARANTINE,
-                "Matched": MATCHED}
+                "Matched": MATCHED, "Worklist": WORKLIST}
 HOSTILE = ['=HYPERLINK("http://x","y")', "=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3", "\t=1+1",
            "\r=1+1"]
 
@@ -143,9 +143,9 @@ def lake_query(config, sql):
 
 def test_sheets_headers_frozen_panes_and_filters(sample):
     _, report, wb = sample
-    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Quarantine", "Control"]
+    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Worklist", "Quarantine", "Control"]
     assert all(len(name) <= 31 for name in wb.sheetnames)
-    for name in ("VAT", "Settlement", "Mismatches", "Quarantine"):
+    for name in ("VAT", "Settlement", "Mismatches", "Worklist", "Quarantine"):
         ws = wb[name]
         header, data = table(ws)
         assert header[:len(TABLE_SHEETS[name].columns)] == [c.name for c in TABLE_SHEETS[name].columns]
@@ -311,7 +311,8 @@ def test_matched_sheet_is_optional(sample, tmp_path):
     with_matched = embedded_config(tmp_path / "m", lake=config.lake, report="[report]\ninclude_matched = true")
     report = write_report(with_matched, FROM, TO, today=TODAY, out=tmp_path / "m.xlsx")
     wb = load_workbook(report.path)
-    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Matched", "Quarantine", "Control"]
+    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Worklist", "Matched", "Quarantine",
+                             "Control"]
     header, data = table(wb["Matched"])
     assert header == [c.name for c in MATCHED.columns] and len(data) == report.reconcile.matched
     assert_totals_tie(wb)

@@ -166,6 +166,9 @@ def test_control_ties_the_settlement_per_ledger_and_the_summary_explains_the_new
         opening, closing = minor(row[col["First opening balance"]]), minor(row[col["Last closing balance"]])
         assert (row[col["Ties"]] == "yes") == (opening + minor(row[col["Σ movements"]]) == closing
                                                and row[col["Rows not tying"]] == 0)
-    summary = {r[0]: r for r in book["Summary"].iter_rows(values_only=True) if r and r[0] in CODES}
+    summary = {}  # the codes block: the first rows naming a code (the aging block repeats them)
+    for r in book["Summary"].iter_rows(values_only=True):
+        if r and r[0] in CODES:
+            summary.setdefault(r[0], r)
     for code in ("NOT_SETTLED", "SETTLEMENT_AMOUNT_MISMATCH", "BALANCE_BREAK"):
         assert summary[code][5] == CODES[code]
