@@ -41,7 +41,8 @@ def generate(path: Path, rows: int) -> None:
                    'Vipps capture of ' || (i % 90000) || '.50 NOK (pspReference ' || (10000000000 + i)
                        || ', reference R' || i || ') matches no Entur CAPTURED Vipps payment transaction '
                        || 'by pspReference or order' AS explanation,
-                   'capture' AS kind, '7000011' AS ledger_id, 'R' || i AS reference,
+                   'capture' AS kind, 'X' || lpad(i::VARCHAR, 9, '0') AS exception_id,
+                   '7000011' AS ledger_id, 'R' || i AS reference,
                    (10000000000 + i)::VARCHAR AS psp_reference, (4758792780599008435 - i)::VARCHAR AS order_id,
                    (24000 + i)::VARCHAR AS entur_payment_id, (81000 + i)::VARCHAR AS entur_transaction_id,
                    NULL::VARCHAR AS entur_credit_id, NULL::VARCHAR AS booking_id, NULL::BIGINT AS booking_amount,
@@ -50,7 +51,11 @@ def generate(path: Path, rows: int) -> None:
                    'NOK' AS currency, 'NOK' AS entur_currency,
                    DATE '2026-10-01' + (i % 28)::INTEGER AS vipps_date,
                    DATE '2026-10-01' + (i % 28)::INTEGER AS entur_date,
-                   DATE '2026-10-01' + (i % 28)::INTEGER AS business_date, false AS provisional
+                   DATE '2026-10-01' + (i % 28)::INTEGER AS business_date, false AS provisional,
+                   NULL::VARCHAR AS incomplete, 'sales' AS vipps_api, NULL::VARCHAR AS feed,
+                   NULL::VARCHAR AS entry_type, NULL::BIGINT AS settled_amount, NULL::BIGINT AS balance_before,
+                   NULL::BIGINT AS balance_after, NULL::BIGINT AS previous_balance_after,
+                   NULL::DATE AS ledger_date
             FROM range({rows}) AS t(i)
         ) TO '{path}' (FORMAT parquet, COMPRESSION zstd)
     """)
@@ -65,9 +70,10 @@ def synthetic(rows: int) -> Iterator[tuple[Any, ...]]:
         vipps, entur = 1000 + i * 7919 % 90000, 1000 + i * 7907 % 90000
         yield (codes[i % 5], f"Vipps capture of {i % 90000}.50 NOK (pspReference {10000000000 + i}, reference R{i}) "
                "matches no Entur CAPTURED Vipps payment transaction by pspReference or order", "capture",
+               f"X{i:09d}", date(2026, 11, 1), "open",
                "7000011", f"R{i}", str(10000000000 + i), str(4758792780599008435 - i), str(24000 + i),
                str(81000 + i), None, None, None, vipps, entur, vipps - entur, "NOK", "NOK", day, day, day,
-               (date(2026, 11, 23) - day).days, False)
+               (date(2026, 11, 23) - day).days, False, None, "sales", None, None, None, None, None, None, None)
 
 
 def write(mode: str, parquet: str, out: str, max_rows: int) -> tuple[float, int, int, float, int]:
@@ -86,6 +92,9 @@ def write(mode: str, parquet: str, out: str, max_rows: int) -> tuple[float, int,
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")
         pin_results(con, {"recon_mismatches": Path(parquet)})
+        # What recon_exceptions gives the sheet (first seen, status), one row per exception.
+        con.execute("CREATE TEMP TABLE report_exceptions AS SELECT exception_id, DATE '2026-11-01' AS first_seen, "
+                    "'open' AS status FROM recon_mismatches")
         t0 = time.perf_counter()
         sheet = write_table(book, con, MISMATCHES, {"today": date(2026, 11, 23)})
     book.save(out)
