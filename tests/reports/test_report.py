@@ -12,6 +12,7 @@ import pytest
 from builders import booking_event, embedded_config, entur_credit, entur_payment, small_dataset, vipps_entry
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
+from sheet_reading import block, facts
 
 from recon.errors import ConfigError
 from recon.lake.catalog import connect
@@ -59,34 +60,6 @@ def table(ws):
             break
         data.append(row)
     return header, data
-
-
-def blocks(ws):
-    """A layout sheet's blocks: {title: [rows of values]}, the row after the title being the header."""
-    out, current = {}, None
-    for row in ws.iter_rows(min_row=2, values_only=True):
-        if all(v is None for v in row):
-            current = None
-            continue
-        if current is None and row[0] is not None and all(v is None for v in row[1:]):
-            current = out.setdefault(row[0], [])
-            continue
-        if current is not None:
-            current.append(row)
-    return out
-
-
-def block(ws, prefix):
-    return next(rows for title, rows in blocks(ws).items() if title.startswith(prefix))
-
-
-def facts(ws):
-    out = {}
-    for row in ws.iter_rows(min_row=3, values_only=True):
-        if all(v is None for v in row):
-            break
-        out.setdefault(row[0], row[1:])
-    return out
 
 
 def dec(v) -> Decimal:

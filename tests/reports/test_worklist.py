@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from builders import embedded_config
 from openpyxl import load_workbook
+from sheet_reading import block, facts
 
 from recon.lake.catalog import connect, exceptions_sql
 from recon.lake.resolutions import append_resolutions
@@ -62,33 +63,6 @@ def worklist(wb):
     for ws in wb.worksheets:
         if ws.title == "Worklist" or ws.title.startswith("Worklist ("):
             out.extend(table(ws)[1])
-    return out
-
-
-def blocks(ws):
-    out, current = {}, None
-    for row in ws.iter_rows(min_row=2, values_only=True):
-        if all(v is None for v in row):
-            current = None
-            continue
-        if current is None and row[0] is not None and all(v is None for v in row[1:]):
-            current = out.setdefault(row[0], [])
-            continue
-        if current is not None:
-            current.append(row)
-    return out
-
-
-def block(ws, prefix):
-    return next(rows for title, rows in blocks(ws).items() if title.startswith(prefix))
-
-
-def facts(ws):
-    out = {}
-    for row in ws.iter_rows(min_row=3, values_only=True):
-        if all(v is None for v in row):
-            break
-        out.setdefault(row[0], row[1:])
     return out
 
 

@@ -1,0 +1,32 @@
+"""Reading the workbook's layout sheets back in tests: blocks under titles, and the fact rows."""
+
+from __future__ import annotations
+
+
+def blocks(ws):
+    """A layout sheet's blocks: {title: [rows of values]}, the row after the title being the header."""
+    out, current = {}, None
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        if all(v is None for v in row):
+            current = None
+            continue
+        if current is None and row[0] is not None and all(v is None for v in row[1:]):
+            current = out.setdefault(row[0], [])
+            continue
+        if current is not None:
+            current.append(row)
+    return out
+
+
+def block(ws, prefix):
+    return next(rows for title, rows in blocks(ws).items() if title.startswith(prefix))
+
+
+def facts(ws):
+    """The fact rows at the top of a layout sheet: {label: the cells after it}."""
+    out = {}
+    for row in ws.iter_rows(min_row=3, values_only=True):
+        if all(v is None for v in row):
+            break
+        out.setdefault(row[0], row[1:])
+    return out
