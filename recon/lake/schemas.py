@@ -33,6 +33,7 @@ class Table:
     key: tuple[str, ...]  # natural key: one row per key in the views (latest version)
     parent: str | None = None  # child rows belong to one landed version of the parent
     partition: str = "business_date"
+    amount: str | None = None  # the money column the Control sheet sums per currency
 
     @property
     def schema(self) -> pa.Schema:
@@ -66,49 +67,49 @@ TABLES: dict[str, Table] = {
             f("solution", S), f("sales_category", S), f("gross", I), f("net", I), f("vat", I),
             f("line_count", I), f("has_line_items", B), f("has_vat_breakdown", B),
             f("has_customer_identity", B), f("business_tz", S),
-        ], key=("entry_key", "_hash")),
+        ], key=("entry_key", "_hash"), amount="gross"),
         Table("vipps_sales_lines", "vipps", [
             f("entry_key", S), f("ledger_id", S), f("psp_reference", S), f("reference", S),
             f("entry_type", S), f("currency", S), f("line_no", I), f("line_id", S), f("name", S),
             f("quantity", pa.decimal128(18, 6)), f("unit_price_gross", I), f("unit_price_net", I),
             f("discount_total", I), f("line_total_gross", I), f("line_total_net", I),
             f("vat_rate_bp", I), f("vat_amount", I), f("category", S),
-        ], key=("entry_key", "line_no"), parent="vipps_sales_entries"),
+        ], key=("entry_key", "line_no"), parent="vipps_sales_entries", amount="line_total_gross"),
         Table("vipps_ledgers", "vipps_report", [
             f("ledger_id", S), f("currency", S), f("payout_account_scheme", S), f("payout_account_id", S),
             f("owner_scheme", S), f("owner_id", S), f("recipient_handles", S), f("sales_units", S),
         ], key=("ledger_id", "_hash"), partition="listed_date"),
-        Table("vipps_funds_entries", "vipps_report", REPORT_ENTRY, key=("entry_key",)),
-        Table("vipps_fees_entries", "vipps_report", REPORT_ENTRY, key=("entry_key",)),
+        Table("vipps_funds_entries", "vipps_report", REPORT_ENTRY, key=("entry_key",), amount="amount"),
+        Table("vipps_fees_entries", "vipps_report", REPORT_ENTRY, key=("entry_key",), amount="amount"),
         Table("entur_payments", "entur", [
             f("payment_id", S), f("order_id", S), f("order_version", I), f("organisation_id", S),
             f("total_amount", I), f("currency", S), f("created_at", TS), f("updated_at", TS),
             f("customer_number", S), f("active", B), f("transaction_count", I),
-        ], key=("payment_id",)),
+        ], key=("payment_id",), amount="total_amount"),
         Table("entur_payment_transactions", "entur", [
             f("payment_id", S), f("transaction_id", S), f("order_id", S), f("order_version", I),
             f("status", S), f("amount", I), f("captured_amount", I), f("credited_amount", I),
             f("remaining_to_capture", I), f("remaining_to_credit", I), f("currency", S),
             f("created_at", TS), f("payment_type", S), f("payment_type_group", S),
             f("external_transaction_id", S), f("rrn", S), f("settlement_id", S), f("card_number", S),
-        ], key=("payment_id", "transaction_id"), parent="entur_payments"),
+        ], key=("payment_id", "transaction_id"), parent="entur_payments", amount="amount"),
         Table("entur_credits", "entur", [
             f("credit_id", S), f("order_id", S), f("order_version", I), f("organisation_id", S),
             f("total_credit_amount", I), f("currency", S), f("status", S), f("created_at", TS),
             f("updated_at", TS), f("customer_number", S), f("active", B), f("transaction_count", I),
-        ], key=("credit_id",)),
+        ], key=("credit_id",), amount="total_credit_amount"),
         Table("entur_credit_transactions", "entur", [
             f("credit_id", S), f("transaction_id", S), f("payment_transaction_id", S), f("order_id", S),
             f("order_version", I), f("credit_status", S), f("status", S), f("amount", I), f("currency", S),
             f("created_at", TS), f("reimbursement_method", S), f("reimbursement_type_group", S),
             f("external_transaction_id", S), f("rrn", S),
-        ], key=("credit_id", "transaction_id"), parent="entur_credits"),
+        ], key=("credit_id", "transaction_id"), parent="entur_credits", amount="amount"),
         Table("samtrafiken_booking_events", "samtrafiken", [
             f("event_id", S), f("event_time", TS), f("booking_id", S), f("booking_number", S),
             f("status", S), f("organization_code", S), f("producer", S), f("retailer_reference", S),
             f("currency", S), f("total_price", I), f("refund_amount", I), f("cancellation_fee", I),
             f("vat_json", S), f("feed_seq", I),
-        ], key=("event_id",)),
+        ], key=("event_id",), amount="total_price"),
     ]
 }
 

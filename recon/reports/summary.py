@@ -21,6 +21,7 @@ from recon.lake.schemas import TABLES
 from recon.reconcile.runner import ReconcileResult
 from recon.reports.excel import Block, Column, Percent, ReportWorkbook, SheetResult
 from recon.reports.sheets import fetch
+from recon.sqlfiles import sql_text
 from recon.timeutil import zone
 
 # Every mismatch code recon produces (README, "Reconciliation"), in that order, with one sentence
@@ -311,19 +312,16 @@ def _local(stamp: Any, tz: str) -> datetime | None:
 
 
 def landed_rows(con: duckdb.DuckDBPyConnection) -> list[list[Any]]:
-    """Rows and amount per landed table and currency, in the order of recon.schemas; 0 for empty tables."""
-    found = fetch(con, "landed_tables.sql", {})
-    amount_column = {"vipps_sales_entries": "gross", "vipps_sales_lines": "line_total_gross",
-                     "vipps_funds_entries": "amount", "vipps_fees_entries": "amount",
-                     "entur_payments": "total_amount", "entur_payment_transactions": "amount",
-                     "entur_credits": "total_credit_amount", "entur_credit_transactions": "amount",
-                     "samtrafiken_booking_events": "total_price"}
+    """Rows and amount per landed table and currency, in the order of recon.lake.schemas (0 rows for an
+    empty table), then the quarantine per source."""
+    template = sql_text("recon.reports", "landed_table.sql")
     rows: list[list[Any]] = []
     for name, spec in TABLES.items():
-        mine = [list(r) for r in found if r[1] == name]
-        rows.extend(mine or [[spec.source, name, None, 0, amount_column.get(name), 0 if name in amount_column
-                              else None]])
-    rows.extend(list(r) for r in found if r[1] == "quarantine")
+        found = con.execute(template.format(table=name, amount=spec.amount or "NULL::BIGINT")).fetchall()
+        rows.extend([spec.source, name, currency, n, spec.amount, amount] for currency, n, amount in found)
+        if not found:
+            rows.append([spec.source, name, None, 0, spec.amount, 0 if spec.amount else None])
+    rows.extend([source, "quarantine", None, n, None, None] for source, n in fetch(con, "landed_quarantine.sql", {}))
     return rows
 
 

@@ -33,15 +33,6 @@ HOSTILE = ['=HYPERLINK("http://x","y")', "=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0
            "\r=1+1"]
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sample")
-    config = embedded_config(folder)
-    assert pull(config).ok
-    report = write_report(config, FROM, TO, today=TODAY)
-    return config, report, load_workbook(report.path)
-
-
 # --- reading a workbook back ----------------------------------------------------------------------
 
 def value(cell):

@@ -10,12 +10,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from builders import embedded_config
-from openpyxl import load_workbook
 
-from recon.ops.sandboxed import pull
 from recon.reports.summary import CODES
-from recon.reports.workbook import write_report
 from recon.sandbox.dataset import sample_data_dir
 
 FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
@@ -24,11 +20,8 @@ PAYOUTS = {"payout-scheduled", "scheduled-for-payout"}
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    config = embedded_config(tmp_path_factory.mktemp("settlement"))
-    assert pull(config).ok
-    report = write_report(config, FROM, TO, today=date(2026, 11, 23))
-    return load_workbook(report.path)
+def book(sample):
+    return sample[2]
 
 
 def sample(folder: str) -> dict[str, dict]:

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import duckdb
-import pytest
 from builders import embedded_config
 from openpyxl import load_workbook
 from sheet_reading import block, facts
@@ -32,15 +31,6 @@ HEADERS = ["Exception ID", "Code", "Status", "First seen", "Age (days)", "Aging 
 EDITABLE = ("Resolution", "Comment", "Owner")
 DEFAULT_CODES = ("explained", "corrected-in-source", "written-off", "timing-ok")
 AMOUNTS = ("Vipps amount", "Entur amount", "Booking amount", "Difference")
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("worklist")
-    config = embedded_config(folder)
-    assert pull(config).ok
-    report = write_report(config, FROM, TO, today=TODAY)
-    return config, report, load_workbook(report.path)
 
 
 # --- reading back -----------------------------------------------------------------------------------
