@@ -87,9 +87,10 @@ _NO_MISMATCHES = ("NULL::VARCHAR AS exception_id, NULL::VARCHAR AS code, NULL::V
                   "NULL::VARCHAR AS entur_payment_id, NULL::VARCHAR AS entur_transaction_id, "
                   "NULL::VARCHAR AS entur_credit_id, NULL::VARCHAR AS booking_id, NULL::BIGINT AS vipps_amount, "
                   "NULL::BIGINT AS entur_amount, NULL::BIGINT AS booking_amount, NULL::BIGINT AS difference, "
-                  "NULL::VARCHAR AS currency")
+                  "NULL::VARCHAR AS currency, NULL::TIMESTAMPTZ AS reconciled_at")
 _NO_CHECKS = ("NULL::VARCHAR AS code, NULL::VARCHAR AS incomplete, NULL::VARCHAR AS run_id, "
-              "NULL::DATE AS period_from, NULL::DATE AS period_to, NULL::DATE AS as_of")
+              "NULL::DATE AS period_from, NULL::DATE AS period_to, NULL::DATE AS as_of, "
+              "NULL::TIMESTAMPTZ AS reconciled_at")
 
 
 def exceptions_sql(today: str = "current_date") -> str:

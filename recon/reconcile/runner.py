@@ -184,6 +184,9 @@ def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_f
         "settlement_summary": "SELECT * FROM settlement",
         "settlement_fees": "SELECT * FROM settlement_fees",
     }
+    # Orders the runs for recon_exceptions: the lake's clock only moves forward, where run ids
+    # made in one second would sort by their random part.
+    reconciled_at = lake.landing_time()
     paths = {}
     for name, query in sources.items():
         final = lake.result_file(name, run_id)
@@ -191,7 +194,8 @@ def _materialise(con: duckdb.DuckDBPyConnection, lake: Lake, run_id: str, date_f
         tmp = final.with_name(f".data.{uuid.uuid4().hex[:8]}.tmp")
         params = {"f": date_from, "t": date_to} if "$f" in query else {}
         select = (f"SELECT *, '{run_id}' AS run_id, DATE '{date_from.isoformat()}' AS period_from, "
-                  f"DATE '{date_to.isoformat()}' AS period_to, DATE '{as_of.isoformat()}' AS as_of FROM ({query})")
+                  f"DATE '{date_to.isoformat()}' AS period_to, DATE '{as_of.isoformat()}' AS as_of, "
+                  f"TIMESTAMPTZ '{reconciled_at.isoformat()}' AS reconciled_at FROM ({query})")
         con.execute(f"COPY ({select}) TO '{_q(tmp)}' (FORMAT parquet, COMPRESSION zstd)", params)
         replace_durably(tmp, final)
         paths[name] = final

@@ -6,22 +6,28 @@
 --            'open': produced by the latest run that decided it; 'cleared': a later run covered
 --            its business date with a complete check of its code and did not produce it (late data
 --            explained it). A run whose check of that code was incomplete (a source failed) never
---            clears it. "Latest" is by run id, which starts with the run's UTC start time.
+--            clears it. "Latest" is by the run's reconciled_at (the lake's clock, which only moves
+--            forward), then run id.
 --   amounts, explanation and IDs are those of the latest run that produced it.
 WITH seen AS (
-    SELECT * FROM recon_mismatches_history WHERE exception_id IS NOT NULL
+    SELECT *, (coalesce(reconciled_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), run_id) AS run_order
+    FROM recon_mismatches_history WHERE exception_id IS NOT NULL
+), checks AS (
+    SELECT *, (coalesce(reconciled_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), run_id) AS run_order
+    FROM recon_checks_history
 ), latest AS (
-    SELECT * FROM seen QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY run_id DESC) = 1
+    SELECT * FROM seen QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY run_order DESC) = 1
 ), stats AS (
-    SELECT exception_id, min(run_id) AS first_run_id, max(run_id) AS last_run_id,
+    SELECT exception_id, arg_min(run_id, run_order) AS first_run_id, arg_max(run_id, run_order) AS last_run_id,
+           max(run_order) AS last_order,
            min(coalesce(as_of, period_to)) AS first_seen, max(coalesce(as_of, period_to)) AS last_seen,
            count(DISTINCT run_id) AS times_seen
     FROM seen GROUP BY exception_id
 ), cleared_by AS (
     -- The latest run that covered the business date with a complete check of the code.
-    SELECT l.exception_id, max(c.run_id) AS run_id
+    SELECT l.exception_id, max(c.run_order) AS run_order
     FROM latest AS l
-    JOIN recon_checks_history AS c
+    JOIN checks AS c
         ON c.code = l.code AND l.business_date BETWEEN c.period_from AND c.period_to AND c.incomplete IS NULL
     GROUP BY l.exception_id
 ), resolution AS (
@@ -34,7 +40,7 @@ SELECT l.exception_id, l.code,
                  AND r.entur_amount IS NOT DISTINCT FROM l.entur_amount
                  AND r.booking_amount IS NOT DISTINCT FROM l.booking_amount
                  AND r.difference IS NOT DISTINCT FROM l.difference THEN 'resolved'
-            WHEN cb.run_id IS NULL OR cb.run_id <= st.last_run_id THEN 'open'
+            WHEN cb.run_order IS NULL OR cb.run_order <= st.last_order THEN 'open'
             ELSE 'cleared' END AS status,
        l.ledger_id, l.reference, l.psp_reference, l.order_id, l.entur_payment_id, l.entur_transaction_id,
        l.entur_credit_id, l.booking_id, l.vipps_amount, l.entur_amount, l.booking_amount, l.difference,
