@@ -15,7 +15,8 @@ from recon.lake.store import Lake
 
 
 def fingerprint(config: Config, *, results: bool = False) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's natural keys and content hashes, sorted; optionally the mismatch rows too."""
+    """Every table's natural keys and content hashes, sorted; optionally the mismatch rows too (without
+    the run's id and time, which differ between runs)."""
     con = connect(Lake(config.lake))
     try:
         out = {}
@@ -27,7 +28,7 @@ def fingerprint(config: Config, *, results: bool = False) -> dict[str, list[tupl
         out["quarantine"] = con.execute("SELECT source, reason, _hash FROM quarantine ORDER BY ALL").fetchall()
         if results:
             out["recon_mismatches"] = con.execute(
-                "SELECT * EXCLUDE (run_id) FROM recon_mismatches ORDER BY ALL").fetchall()
+                "SELECT * EXCLUDE (run_id, reconciled_at) FROM recon_mismatches ORDER BY ALL").fetchall()
         return out
     finally:
         con.close()

@@ -216,15 +216,15 @@ def test_settlement_summary_is_the_answer_keys(sample):
 
 def test_rerunning_reconcile_gives_identical_results(fresh_sample):
     config, first = fresh_sample
-    before = q(config, "SELECT * EXCLUDE (run_id) FROM recon_mismatches")
-    matches = q(config, "SELECT * EXCLUDE (run_id) FROM recon_matches")
-    vat = q(config, "SELECT * EXCLUDE (run_id) FROM vat_summary")
+    before = q(config, "SELECT * EXCLUDE (run_id, reconciled_at) FROM recon_mismatches")
+    matches = q(config, "SELECT * EXCLUDE (run_id, reconciled_at) FROM recon_matches")
+    vat = q(config, "SELECT * EXCLUDE (run_id, reconciled_at) FROM vat_summary")
     assert before and matches and vat  # identical to nothing would prove nothing
     second = reconcile(config, FROM, TO, today=TODAY)
     assert second.run_id != first.run_id
-    assert q(config, "SELECT * EXCLUDE (run_id) FROM recon_mismatches") == before
-    assert q(config, "SELECT * EXCLUDE (run_id) FROM recon_matches") == matches
-    assert q(config, "SELECT * EXCLUDE (run_id) FROM vat_summary") == vat
+    assert q(config, "SELECT * EXCLUDE (run_id, reconciled_at) FROM recon_mismatches") == before
+    assert q(config, "SELECT * EXCLUDE (run_id, reconciled_at) FROM recon_matches") == matches
+    assert q(config, "SELECT * EXCLUDE (run_id, reconciled_at) FROM vat_summary") == vat
     runs = q(config, "SELECT list(DISTINCT run_id ORDER BY run_id) FROM recon_mismatches_history")[0][0]
     assert runs == sorted([first.run_id, second.run_id])  # both kept in the history
 
