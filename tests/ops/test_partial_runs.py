@@ -16,6 +16,15 @@ VIPPS_ENTUR = {"MISSING_IN_ENTUR", "MISSING_IN_VIPPS", "AMOUNT_MISMATCH", "CURRE
                "REFUND_WITHOUT_CREDIT", "CREDIT_WITHOUT_REFUND", "TIMING_DIFFERENCE"}
 
 
+def summary_rows(book) -> list[tuple]:
+    """The Summary's non-empty rows; the workbook is closed again (a read-only one holds its file)."""
+    wb = load_workbook(book, read_only=True)
+    try:
+        return [r for r in wb["Summary"].iter_rows(values_only=True) if any(r)]
+    finally:
+        wb.close()
+
+
 def run(setup, *extra):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RECON_")}, **setup.env}
     return subprocess.run([sys.executable, "-m", "recon.cli", "run", "--config", str(setup.config_path), *PERIOD,
@@ -45,6 +54,7 @@ def test_a_revoked_ledger_is_reconciled_around_and_its_checks_marked_incomplete(
     assert summary[1][0] == "INCOMPLETE"
     assert summary[2][0] == "vipps failed" and "ledger L2: HTTP 404" in summary[2][5]
     sheet = list(wb["Mismatches"].iter_rows(values_only=True))
+    wb.close()
     header = list(sheet[0])
     why = header.index("Incomplete: why")
     assert len(sheet) - 1 == len(found)
@@ -67,7 +77,7 @@ def test_a_run_whose_sources_all_fail_still_writes_a_workbook_that_says_so(make_
     assert proc.returncode == 3
     config = setup.config()
     [book] = (config.lake.parent / "reports").glob("*.xlsx")
-    summary = [r for r in load_workbook(book, read_only=True)["Summary"].iter_rows(values_only=True) if any(r)]
+    summary = summary_rows(book)
     assert summary[1][0] == "INCOMPLETE"
     assert sorted(r[0] for r in summary[2:5]) == ["entur failed", "samtrafiken failed", "vipps failed"]
     assert rows(config, "SELECT DISTINCT outcome, exit_code FROM recon_runs") == [("failed", 3)]
@@ -78,7 +88,7 @@ def test_a_complete_run_has_no_banner_and_records_exit_0(make_setup):
     assert run(setup).returncode == 0
     config = setup.config()
     [book] = (config.lake.parent / "reports").glob("*.xlsx")
-    first = next(r for r in load_workbook(book, read_only=True)["Summary"].iter_rows(values_only=True) if any(r))
+    first = summary_rows(book)[0]
     assert first[0].startswith("Reconciliation")
     assert rows(config, "SELECT count(*) FROM recon_mismatches WHERE incomplete IS NOT NULL") == [(0,)]
     assert rows(config, "SELECT DISTINCT outcome, exit_code FROM recon_runs") == [("ok", 0)]
