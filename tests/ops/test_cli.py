@@ -118,8 +118,8 @@ def test_demo_end_to_end_produces_a_workbook_with_the_planted_mismatches(tmp_pat
     suggested = [line.strip() for line in lines if line.strip().startswith("recon query ")]
     assert suggested and all(q.startswith("recon query --config recon-demo/recon.toml ") for q in suggested)
     wb = load_workbook(books[0], read_only=True)
-    sheet = wb["Mismatches"]
-    rows = list(sheet.iter_rows(values_only=True))
+    rows = list(wb["Mismatches"].iter_rows(values_only=True))
+    wb.close()
     codes = [r[0] for r in rows[1:]]
     expected = json.loads((sample_data_dir() / "expected.json").read_text())["mismatches"]
     assert sorted(codes) == sorted(m["code"] for m in expected)
