@@ -217,7 +217,8 @@ def crash_safety(root: Path, sizes: Sizes) -> dict[str, Any]:
                     victim.kill()
                     out, err = victim.communicate(timeout=30)
                 gate.release()
-            world.outputs.append(out + err)
+            if out + err:  # without a terminal a run writes nothing until it ends: a killed one, nothing
+                world.outputs.append(out + err)
             kills += victim.returncode == -signal.SIGKILL
             config = load_config(cfg)
             partial = fingerprint(config)
