@@ -37,8 +37,20 @@ config_option = click.option(
     help="Path to recon.toml (default: $RECON_CONFIG, else ./recon.toml).")
 
 
+def _say_error(*messages: str, code: int) -> None:
+    """The one clear line (or one per problem) first on stderr, then what a batch run held back;
+    the run's log file gets the line too, so that it holds the whole story."""
+    from recon.logs import FILE_ONLY, release_held
+
+    for message in messages:
+        click.echo(f"recon: error: {message}", err=True)
+        logging.getLogger("recon").error("%s", message, extra={**FILE_ONLY, "event": "command_failed",
+                                                               "exit_code": code})
+    release_held()
+
+
 def _fail(message: str, code: int) -> None:
-    click.echo(f"recon: error: {message}", err=True)
+    _say_error(message, code=code)
     sys.exit(code)
 
 
@@ -50,8 +62,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(f"recon: error: {problem}", err=True)
+            _say_error(*exc.problems, code=exc.exit_code)
             sys.exit(exc.exit_code)
         except ReconError as exc:
             _fail(str(exc), exc.exit_code)
@@ -64,9 +75,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 1)
         except Exception as exc:
-            from recon.logs import redact
+            from recon.logs import FILE_ONLY, redact
 
-            logging.getLogger("recon").exception("unexpected error")
+            # The traceback goes to the run's log file; stderr gets the one line below.
+            logging.getLogger("recon").exception("unexpected error", extra={**FILE_ONLY, "event": "crashed"})
             first = str(exc).splitlines()[0] if str(exc) else ""
             _fail(redact(f"unexpected {type(exc).__name__}: {first}"), 1)
 
@@ -113,9 +125,11 @@ def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
       recon demo                                # the whole job offline, into ./recon-demo/
       recon run --config /etc/recon/recon.toml  # what cron calls every night
     """
-    from recon.logs import setup_logging
+    from recon.logs import setup_logging, use_colour
 
     ctx.obj = Ctx(verbose, log_format)
+    if not use_colour():
+        ctx.color = False  # NO_COLOR, TERM=dumb or no terminal: the subcommands inherit it
     setup_logging(log_format=log_format, verbose=verbose)
 
 
@@ -357,23 +371,29 @@ def _print_run(result: Any, log_file: Path) -> None:
 
 @cli.command()
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "ndjson"]), default="table",
+              show_default=True, help="table: NULL shown as NULL; csv: NULL an empty field, empty text \"\"; "
+                                      "json/ndjson: null.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="Rows the table shows (default 1000); the rest are counted. csv/json/ndjson write every row.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout (complete or not at all).")
 @click.argument("sql")
 @handle_errors
-def query(config_path: Path | None, fmt: str, sql: str) -> None:
+def query(config_path: Path | None, fmt: str, limit: int | None, output: Path | None, sql: str) -> None:
     """Run DuckDB SQL over the landed tables and results, by name.
 
     \b
     Example:
       recon query --config recon-demo/recon.toml \\
         "SELECT ledger_id, count(*) FROM vipps_sales_entries GROUP BY ALL"
+      recon query --format ndjson -o mismatches.ndjson "SELECT * FROM recon_mismatches_history"
     """
     from recon.lake.store import Lake
-    from recon.ops.query import format_rows, run_query
+    from recon.ops.query import write_query
 
     config = _load(config_path)
-    columns, rows = run_query(Lake(config.lake), sql)
-    click.echo(format_rows(columns, rows, fmt))
+    write_query(Lake(config.lake), sql, fmt, limit, output)
 
 
 @cli.command()
@@ -391,6 +411,39 @@ def status(config_path: Path | None, as_json: bool) -> None:
 
     info = collect_status(_load(config_path))
     click.echo(json.dumps(info, indent=1) if as_json else format_status(info))
+
+
+@cli.command()
+@config_option
+@click.option("--before", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Remove landed data dated before this day.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@wait_option
+@handle_errors
+def prune(config_path: Path | None, before: Any, dry_run: bool, wait: float) -> None:
+    """Remove raw data dated before a day, and quarantine landed before it (personal data and all).
+
+    Every raw partition dated before --before goes (business date; the ledger list by the day it
+    was listed), and every quarantine file landed wholly before it. Results, resolutions and
+    cursors stay, so the next pull does not fetch the removed data again. Takes the lake's lock
+    and rebuilds recon.duckdb.
+
+    \b
+    Example:
+      recon prune --config /etc/recon/recon.toml --before 2021-01-01 --dry-run
+    """
+    from recon.lake.prune import prune as prune_lake
+    from recon.lake.store import Lake, new_run_id
+
+    config = _load(config_path)
+    result = prune_lake(Lake(config.lake), before.date(), run_id=new_run_id(), dry_run=dry_run, wait=wait)
+    verb = "would remove" if dry_run else "removed"
+    for table, days in sorted(result.partitions.items()):
+        click.echo(f"{table}: {verb} {len(days)} partitions, {days[0]} .. {days[-1]}")
+    if result.quarantine_files:
+        click.echo(f"quarantine: {verb} {result.quarantine_files} files")
+    click.echo(f"{verb} {result.files} files, {result.bytes / 1e6:.1f} MB, dated before {result.before}"
+               if result.removed_anything else f"nothing is dated before {result.before}")
 
 
 @cli.command()
@@ -490,33 +543,45 @@ def demo(ctx: Ctx, folder: Path, wait: float) -> None:
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=Path("recon.toml"))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--lake", default=None, metavar="DIR",
+              help="[lake] path to write (default: lake/ beside the file; /var/lib/recon/lake for a file under "
+                   "/etc or /usr/local/etc).")
 @handle_errors
-def init(path: Path, force: bool) -> None:
+def init(path: Path, force: bool, lake: str | None) -> None:
     """Write a commented recon.toml to fill in (every key, with its default).
 
     \b
-    Example:
-      recon init /etc/recon/recon.toml
+    Examples:
+      recon init /etc/recon/recon.toml          # its lake: /var/lib/recon/lake
+      recon init ./recon.toml --lake /srv/recon/lake
     """
-    from recon.ops.demo import write_example_config
+    from recon.ops.demo import default_lake, write_example_config
 
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; use --force to overwrite it")
-    write_example_config(path)
-    click.echo(f"wrote {path}: fill in the ids and the secret variables, then `recon run --config {path}`")
+    lake = lake or default_lake(path)
+    write_example_config(path, lake)
+    shown = lake if Path(lake).is_absolute() else path.parent / lake  # relative paths are the file's
+    click.echo(f"wrote {path} (lake: {shown}): fill in the ids and the secret variables, then "
+               f"`recon run --config {path}`")
 
 
 def _terminated(signum: int, frame: Any) -> None:
     """systemd stops a unit with SIGTERM: say so, then leave as a kill would (cursors are safe)."""
-    logging.getLogger("recon").error("terminated by SIGTERM; a rerun resumes where the data is safe")
+    _say_error("terminated by SIGTERM; a rerun resumes where the data is safe", code=143)
     for handler in logging.getLogger("recon").handlers:
         handler.flush()
     os._exit(143)
 
 
 def main() -> None:
+    from recon.logs import release_held
+
     signal.signal(signal.SIGTERM, _terminated)
-    cli(prog_name="recon")
+    try:
+        cli(prog_name="recon")
+    finally:
+        release_held()  # a batch run's warnings, once the command is done (nothing when all went well)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ class VippsConfig:
     plugin_version: str = "0.1.0"
     auto_ledgers: bool = False  # ledgers = "auto": the Report API's list of granted ledgers
     timezone: str = DEFAULT_TZ  # of ledgers found by auto (SEK ledgers: Europe/Stockholm)
+    land_pii: bool = False  # keep the entries' customer (recon.ingest.personal)
 
 
 REPORT_TOPICS = ("funds", "fees")
@@ -122,6 +123,7 @@ class VippsReportConfig:
 
     vipps: VippsConfig
     topics: tuple[str, ...] = REPORT_TOPICS
+    land_pii: bool = False  # ask for and keep message, name and maskedPhoneNo
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class EnturConfig:
     lookback_hours: float = 72.0
     start: str | None = None
     timezone: str = DEFAULT_TZ
+    land_pii: bool = False  # keep customerNumber
 
 
 @dataclass(frozen=True)
@@ -239,11 +242,11 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "http": tuple(f.name for f in fields(HttpSettings)),
     "sandbox": ("embedded", "data"),
     "vipps": ("base_url", "token_url", "client_id", "client_secret_env", "ledgers", "timezone", "page_size",
-              "system_name", "system_version", "plugin_name", "plugin_version"),
-    "vipps_report": ("enabled", "topics"),
+              "system_name", "system_version", "plugin_name", "plugin_version", "land_pii"),
+    "vipps_report": ("enabled", "topics", "land_pii"),
     "entur": ("base_url", "token_url", "audience", "client_id", "client_secret_env", "client_name", "pos",
               "payments_path", "credits_path", "page_size", "page_base", "payments_watermark_field",
-              "credits_watermark_field", "lookback_hours", "start", "timezone"),
+              "credits_watermark_field", "lookback_hours", "start", "timezone", "land_pii"),
     "samtrafiken": ("base_url", "token_url", "client_id", "private_key_env", "kid", "organization_code",
                     "scope", "events_path", "page_size", "retailer_reference_field", "timezone", "land_pii",
                     "assertion_audience", "assertion_alg"),
@@ -413,6 +416,7 @@ def _vipps(sec: Section, sandbox: bool) -> VippsConfig:
         plugin_version=sec.text("plugin_version", "0.1.0")[:30],
         auto_ledgers=sec.data.get("ledgers") == "auto",
         timezone=tz,
+        land_pii=sec.flag("land_pii", False),
     )
 
 
@@ -427,7 +431,8 @@ def _vipps_report(sec: Section, vipps: VippsConfig | None) -> VippsReportConfig 
         if sec.data:
             sec.problems.add("vipps_report", "needs a [vipps] section: the Report API uses its key and ledgers")
         return None
-    return VippsReportConfig(vipps, tuple(dict.fromkeys(raw))) if enabled else None
+    land_pii = sec.flag("land_pii", False)
+    return VippsReportConfig(vipps, tuple(dict.fromkeys(raw)), land_pii) if enabled else None
 
 
 def _start(sec: Section) -> str | None:
@@ -466,6 +471,7 @@ def _entur(sec: Section, sandbox: bool) -> EnturConfig:
         lookback_hours=sec.number("lookback_hours", 72.0, minimum=0, unit="hours", whole=False),
         start=_start(sec),
         timezone=sec.zone("timezone", DEFAULT_TZ),
+        land_pii=sec.flag("land_pii", False),
     )
 
 

@@ -425,7 +425,9 @@ class Session:
                     refreshed = True
                     token.invalidate()
                     self.retries["401"] += 1
-                    log.warning("%s: %s answered 401, refreshing the token", self.source, what)
+                    # Routine (the token expired early): the log file's, not the operator's mailbox.
+                    log.info("%s: %s answered 401, refreshing the token", self.source, what,
+                             extra={"event": "token_refreshed", "source": self.source})
                     attempt -= 1
                     continue
                 if status in RETRY_STATUSES:
@@ -454,8 +456,11 @@ class Session:
             if delay is None:
                 delay = self._backoff(attempt)
             self.waited.append(delay)
-            log.warning("%s: %s: %s; retry %d/%d in %.1fs", self.source, what, reason, attempt,
-                        attempts - 1, delay)
+            # A retry that then succeeds needs nothing from anyone: the log file's, not cron's mail.
+            # One that gives up fails the source, and that is an error.
+            log.info("%s: %s: %s; retry %d/%d in %.1fs", self.source, what, reason, attempt, attempts - 1, delay,
+                     extra={"event": "retry", "source": self.source, "reason": kind, "attempt": attempt,
+                            "delay_seconds": round(delay, 3)})
             self.sleep(delay)
 
     def _read_body(self, resp: httpx.Response, deadline: float, what: str) -> bytes:

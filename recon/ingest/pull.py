@@ -143,7 +143,7 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
     landing = Landing(lake, run_id, name)
     result = SourceResult(name)
     t0 = time.monotonic()
-    log.info("%s: pull started", name)
+    log.info("%s: pull started", name, extra={"event": "pull_started", "source": name})
     try:
         if name == "vipps":
             assert cfg.vipps is not None
@@ -171,19 +171,29 @@ def _pull_source(name: str, cfg: Config, api: Any, lake: Lake, run_id: str, flus
     except SourceError as exc:
         # Redacted here, once: the error goes to stdout, the manifest and the workbook's Control.
         result.ok, result.outcome, result.error = False, "failed", one_line(redact(str(exc)))
-        log.error("%s", exc)
+        log.error("%s", exc, extra={"event": "source_failed", "source": name})
     result.pages, result.records, result.quarantined = progress.pages, progress.records, progress.quarantined
     result.landed = dict(landing.landed)
     result.unknown = dict(progress.unknown)
     for value, n in sorted(progress.unknown.items()):
         log.warning("%s: %d record%s with %s landed; recon does not know that value, so they take no part "
-                    "in matching", name, n, "s" if n > 1 else "", value)
+                    "in matching", name, n, "s" if n > 1 else "", value,
+                    extra={"event": "unknown_value", "source": name, "value": value, "records": n})
     result.requests = api.session.requests
     result.retries = dict(api.session.retries)
     result.waited_seconds = round(sum(api.session.waited), 3)
     result.seconds = round(time.monotonic() - t0, 3)
+    counts = {"event": "pull_finished", "source": name, "outcome": result.outcome, "pages": result.pages,
+              "records": result.records, "landed_rows": sum(result.landed.values()),
+              "quarantined": result.quarantined, "retries": sum(result.retries.values()),
+              "seconds": result.seconds}
     if result.ok:
         log.info("%s: pull finished: %d pages, %d records, %d rows landed, %d quarantined, %d retries, %.1fs",
                  name, result.pages, result.records, sum(result.landed.values()), result.quarantined,
-                 sum(result.retries.values()), result.seconds)
+                 sum(result.retries.values()), result.seconds, extra=counts)
+    else:
+        # A failed source's counts are events too (what landed before it failed); its error is above.
+        log.info("%s: pull ended %s: %d pages, %d records, %d rows landed, %d quarantined, %d retries, %.1fs",
+                 name, result.outcome, result.pages, result.records, sum(result.landed.values()),
+                 result.quarantined, sum(result.retries.values()), result.seconds, extra=counts)
     return result

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recon.ingest.http import TooDeep
+from recon.ingest.personal import strip_personal
 from recon.ingest.validation import BadValue
 from recon.lake.landing import Landing, canonical_json
 from recon.money import MoneyError
@@ -103,12 +104,23 @@ def land_page(
     id_keys: tuple[str, ...],
     context: str,
     progress: Progress | None = None,
+    personal: tuple[str, ...] = (),
+    keep_personal: bool = False,
 ) -> int:
-    """Normalise each record; a bad one goes to quarantine, the rest of the page lands."""
+    """Normalise each record; a bad one goes to quarantine, the rest of the page lands.
+
+    The ``personal`` fields (recon.ingest.personal) are removed first unless ``keep_personal``;
+    ``_hash`` is always of the record without them."""
     n = 0
     buffered: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
+    for sent in records:
         n += 1
+        record = strip_personal(sent, personal)
+        if keep_personal and record is not sent:
+            hashed: str | None = canonical_json(record)
+            record = sent
+        else:
+            hashed = None
         if _deeper_than(record, MAX_DEPTH):
             # Only a cut of it is kept: encoding it whole could itself exceed the recursion limit.
             landing.quarantine(kind, "too_deep", f"the record is nested more than {MAX_DEPTH} levels deep",
@@ -127,7 +139,7 @@ def land_page(
             continue
         if progress:
             progress.unknown.update(parsed.unknown)
-        parent = landing.stamp(parsed.row, raw)
+        parent = landing.stamp(parsed.row, raw, hashed)
         buffered.setdefault(parsed.table, []).append(parent)
         for table, children in parsed.children.items():
             rows = buffered.setdefault(table, [])

@@ -1,15 +1,29 @@
 """The DuckDB catalog: views over the lake, by the names users query.
 
+Paths in the views are relative to the lake folder, so a copied or moved lake reads its own files:
+``connect()`` sets DuckDB's ``file_search_path`` to the lake, and DuckDB CLI users start it in the
+lake folder (README, "Querying").
+
 ``<lake>/recon.duckdb`` is rebuilt under a temporary name and renamed into place, so an analyst
 who keeps the old file open in the DuckDB CLI never blocks a nightly run (and sees the new
-catalog when they reopen it). ``recon query`` builds the same views in memory, so it works even
-while that file is locked. Paths in the views are absolute: they do not depend on the directory
-a user starts from.
+catalog when they reopen it). The tables and views an analyst created in the old file are copied
+into the new one first (recon's own objects are listed in ``_state/catalog.json``). The file is
+written in an old storage version (``STORAGE_VERSION``) so that the DuckDB CLIs people have can
+open it, and every view and column carries its data-dictionary text as a comment. ``recon query``
+builds the same views in memory, so it works even while that file is locked.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
+import logging
 import os
+import re
+import shutil
+import tempfile
+import threading
 import uuid
 from datetime import date
 from pathlib import Path
@@ -17,11 +31,14 @@ from typing import Any
 
 import duckdb
 
+from recon.lake.dictionary import column_comment, view_comment
 from recon.lake.schemas import QUARANTINE, RESOLUTIONS, TABLES, duckdb_type
 from recon.lake.store import RESULT_TABLES, Lake
 from recon.sqlfiles import sql_text as _sql_text
 
 CATALOG_FILE = "recon.duckdb"
+
+log = logging.getLogger("recon.lake.catalog")
 
 
 # recon_runs before the first `recon run` (runs.sql gives the columns once there is one).
@@ -36,8 +53,14 @@ def sql_text(name: str) -> str:
     return _sql_text("recon.lake", name)
 
 
-def _quote(path: Path | str) -> str:
-    return str(path).replace("'", "''")
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _rel(lake: Lake, path: Path) -> str:
+    """``path`` relative to the lake folder, as a SQL string's text: the views must not name the
+    lake's own place, or a copied lake reads the original's files and a moved one reads nothing."""
+    return _quote(path.relative_to(lake.root).as_posix())
 
 
 def _empty(schema) -> str:  # type: ignore[no-untyped-def]
@@ -51,7 +74,7 @@ def view_statements(lake: Lake) -> list[str]:
     for name, spec in TABLES.items():
         if lake.table_files(name):
             raw = sql_text("raw.sql").format(
-                glob=_quote(lake.raw / name / "*" / "*.parquet"), partition=spec.partition)
+                glob=_rel(lake, lake.raw / name / "*" / "*.parquet"), partition=spec.partition)
         else:
             raw = _empty(spec.schema)
         stmts.append(f"CREATE OR REPLACE VIEW raw_{name} AS {raw}")
@@ -65,14 +88,14 @@ def view_statements(lake: Lake) -> list[str]:
             body = sql_text("distinct_content.sql").format(table=name, key=key)
         stmts.append(f"CREATE OR REPLACE VIEW {name} AS {body}")
     if lake.quarantine_files():
-        body = sql_text("quarantine.sql").format(glob=_quote(lake.quarantine_dir / "*" / "*.parquet"))
+        body = sql_text("quarantine.sql").format(glob=_rel(lake, lake.quarantine_dir / "*" / "*.parquet"))
     else:
         body = _empty(QUARANTINE)
     stmts.append(f"CREATE OR REPLACE VIEW quarantine AS {body}")
     runs = lake.state_dir / "runs"
     if any(runs.glob("*.run.json")):
         stmts.append("CREATE OR REPLACE VIEW recon_runs AS " + sql_text("runs.sql").format(
-            glob=_quote(runs / "*.run.json")))
+            glob=_rel(lake, runs / "*.run.json")))
     else:
         stmts.append("CREATE OR REPLACE VIEW recon_runs AS " + sql_text("empty.sql").format(columns=RUN_COLUMNS))
     stmts.extend(_result_views(lake))
@@ -118,7 +141,7 @@ def _exception_views(lake: Lake, have: set[str]) -> list[str]:
             stmts.append(f"CREATE OR REPLACE VIEW {name} AS " + sql_text("empty.sql").format(columns=columns))
     if any(lake.resolutions_dir.glob("*.parquet")):
         stmts.append("CREATE OR REPLACE VIEW recon_resolutions AS SELECT * FROM read_parquet("
-                     f"'{_quote(lake.resolutions_dir / '*.parquet')}', union_by_name = true)")
+                     f"'{_rel(lake, lake.resolutions_dir / '*.parquet')}', union_by_name = true)")
     else:
         stmts.append(f"CREATE OR REPLACE VIEW recon_resolutions AS {_empty(RESOLUTIONS)}")
     stmts.append(f"CREATE OR REPLACE VIEW recon_exceptions AS {exceptions_sql()}")
@@ -134,11 +157,11 @@ def _result_views(lake: Lake) -> list[str]:
         if latest:
             path = lake.result_file(name, latest["run_id"])
             if path.exists():
-                stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_quote(path)}')")
+                stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_rel(lake, path)}')")
         every = lake.result_glob(name)
         if any(every.parent.parent.glob("*/data.parquet")):
             stmts.append(f"CREATE OR REPLACE VIEW {name}_history AS SELECT * FROM "
-                         f"read_parquet('{_quote(every)}', union_by_name = true)")
+                         f"read_parquet('{_rel(lake, every)}', union_by_name = true)")
             have.add(f"{name}_history")
     return stmts + _exception_views(lake, have)
 
@@ -151,31 +174,289 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | No
     return row[0]
 
 
-def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with every view of the catalog."""
-    con = duckdb.connect(":memory:")
+def _memory(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose relative paths resolve in the lake folder (the views' paths are
+    relative to it, see _rel). Set as the database's configuration, not a session's SET: a
+    ``cursor()`` is a session of its own and must read the same files."""
+    folder = str(lake.root.resolve())
+    if "," in folder:  # file_search_path is a comma-separated list
+        raise ValueError(f"DuckDB cannot search a folder whose path holds a comma: {folder}")
+    con = duckdb.connect(":memory:", config={"file_search_path": folder})
     # Cron mails and piped output must not fill with progress bars.
     con.execute("SET enable_progress_bar = false")
     # UTC inside, whatever the machine's zone: the same query gives the same answer everywhere.
     con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with every view of the catalog. Relative paths in a query resolve in the
+    lake folder only: DuckDB matches a glob in every folder of its search path, so the working
+    directory beside it would read a second lake's files (or the same files twice from inside it)."""
+    con = _memory(lake)
     for stmt in view_statements(lake):
         con.execute(stmt)
     return con
 
 
+# The oldest storage format that holds everything the catalog needs (views, macros, comments on
+# views and their columns). DuckDB 1.0 opens it and 1.1 runs every view (README, "Querying");
+# DuckDB 2.0's own default (storage version 999) opens in nothing older than 2.0.
+STORAGE_VERSION = "v1.0.0"
+_BUILD = "recon_build"  # the new catalog's alias while it is built
+_PREVIOUS = "recon_previous"  # the old catalog's, read for the analysts' own tables
+
+
 def build_catalog(lake: Lake) -> Path:
-    """Write ``<lake>/recon.duckdb`` atomically (temporary file, then rename)."""
+    """Write ``<lake>/recon.duckdb`` atomically (temporary file, then rename), keeping the tables
+    and views analysts created in the previous file.
+
+    The previous file is copied and only the views whose definition, columns or comments changed are
+    replaced in the copy (commenting ~800 columns anew each time would cost most of a build); a
+    previous file recon cannot reuse (none, another storage version, unreadable) means a new file,
+    into which the analysts' objects are copied from a snapshot of the old one."""
     final = lake.root / CATALOG_FILE
-    tmp = lake.root / f".{CATALOG_FILE}.{uuid.uuid4().hex[:8]}.tmp"
-    con = duckdb.connect(str(tmp))
+    tag = uuid.uuid4().hex[:8]
+    tmp = lake.root / f".{CATALOG_FILE}.{tag}.tmp"
+    snapshot = lake.root / f".{CATALOG_FILE}.{tag}.prev.tmp"
+    statements = {_object_name(stmt): stmt for stmt in view_statements(lake)}
+    state = lake.read_state("catalog") or {}
+    found = state.get("objects")
+    previous: dict[str, str] = found if isinstance(found, dict) else {}
+    fresh = not final.exists()
+    con = _memory(lake)
+    kept_aside = False
     try:
-        for stmt in view_statements(lake):
+        signatures = _signatures(con, statements)
+        if fresh:  # a new lake: start from this process's last new catalog, if any (see _TEMPLATE)
+            template = _from_template(tmp, con)
+            reuse, previous = template is not None, template or {}
+        else:
+            reuse = bool(previous) and state.get("storage_version") == STORAGE_VERSION and _reusable(final, tmp, con)
+        if not reuse:
+            tmp.unlink(missing_ok=True)
+            Path(f"{tmp}.wal").unlink(missing_ok=True)
+            con.execute(f"ATTACH '{_quote(str(tmp))}' AS {_BUILD} (STORAGE_VERSION '{STORAGE_VERSION}')")
+        con.execute(f"USE {_BUILD}")
+        con.execute("BEGIN")
+        present = _views_in_build(con) if reuse else set()
+        # A macro is one statement and one comment: always written (finding it costs more).
+        changed = [name for name in statements
+                   if previous.get(name) != signatures[name] or name not in present or signatures[name][:6] == "macro:"]
+        if reuse:
+            for name in set(previous) - set(statements):  # a view recon no longer makes
+                kind = "MACRO" if str(previous[name]).startswith("macro:") else "VIEW"
+                con.execute(f"DROP {kind} IF EXISTS {name}")
+        for name in changed:
+            con.execute(statements[name])
+        for stmt in comment_statements(con, changed):
             con.execute(stmt)
+        con.execute("COMMIT")
+        if not reuse and final.exists():
+            kept_aside = not _carry_over(con, final, snapshot, set(statements) | set(previous))
         con.execute("CHECKPOINT")
+        con.execute("USE memory")
+        con.execute(f"DETACH {_BUILD}")
+        if fresh:  # nothing of an analyst's in it
+            _keep_template(tmp, signatures)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
-    wal = Path(str(tmp) + ".wal")
-    if wal.exists():
-        wal.unlink()
+        for leftover in (snapshot, Path(f"{snapshot}.wal"), Path(f"{tmp}.wal")):
+            leftover.unlink(missing_ok=True)
+    if kept_aside:
+        # Nothing an analyst made may vanish: the old file stays beside the new one.
+        aside = lake.root / f"{CATALOG_FILE}.previous-{tag}"
+        os.replace(final, aside)
+        log.warning("could not read the tables of the previous %s: it is kept as %s", CATALOG_FILE, aside)
     os.replace(tmp, final)
+    lake.write_state({"objects": signatures, "storage_version": STORAGE_VERSION}, "catalog")
     return final
+
+
+def _views_in_build(con: duckdb.DuckDBPyConnection) -> set[str]:
+    views = con.execute("SELECT view_name FROM duckdb_views() WHERE database_name = $db AND NOT internal",
+                        {"db": _BUILD}).fetchall()
+    return {r[0] for r in views}
+
+
+def _object_name(stmt: str) -> str:
+    found = re.search(r"CREATE OR REPLACE (?:VIEW|MACRO) (\w+)", stmt)
+    if not found:
+        raise ValueError(f"not a view or macro: {stmt[:80]}")
+    return found.group(1)
+
+
+def _signatures(con: duckdb.DuckDBPyConnection, statements: dict[str, str]) -> dict[str, str]:
+    """Per view and macro, a hash of what the catalog would hold for it: definition, columns with
+    their types, comments. The views are made in ``con``'s own in-memory database first: a view
+    over a glob changes its columns with the files."""
+    for stmt in statements.values():
+        con.execute(stmt)
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = 'memory' ORDER BY table_name, column_index").fetchall():
+        columns.setdefault(table, []).append((column, kind))
+    out = {}
+    for name, stmt in statements.items():
+        cols = columns.get(name)
+        described = [stmt, view_comment(name), [(c, k, column_comment(name, c)) for c, k in cols or []]]
+        digest = hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
+        out[name] = f"{'view' if cols is not None else 'macro'}:{digest}"
+    return out
+
+
+# A copy of the last catalog this process wrote for a new lake, holding recon's objects only, and
+# their signatures. The views' paths are relative and their comments the dictionary's, so the file
+# fits any lake: another new lake's first catalog starts from a copy of it and replaces only what
+# differs (a process that sets up many lakes, the test suite above all, would otherwise comment
+# every column of every one).
+_TEMPLATE: dict[str, Any] = {}
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _keep_template(built: Path, signatures: dict[str, str]) -> None:
+    with _TEMPLATE_LOCK:
+        if "dir" not in _TEMPLATE:
+            _TEMPLATE["dir"] = Path(tempfile.mkdtemp(prefix="recon-catalog-"))
+            atexit.register(shutil.rmtree, _TEMPLATE["dir"], True)
+        path = _TEMPLATE["dir"] / CATALOG_FILE
+        shutil.copyfile(built, path)
+        _TEMPLATE["signatures"] = dict(signatures)
+
+
+def _from_template(tmp: Path, con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
+    """Copy the template to ``tmp`` and attach it as the build: its signatures, or None."""
+    with _TEMPLATE_LOCK:
+        if "signatures" not in _TEMPLATE:
+            return None
+        shutil.copyfile(_TEMPLATE["dir"] / CATALOG_FILE, tmp)
+        signatures: dict[str, str] = dict(_TEMPLATE["signatures"])
+    try:
+        con.execute(f"ATTACH '{_quote(str(tmp))}' AS {_BUILD}")
+    except duckdb.Error:
+        tmp.unlink(missing_ok=True)
+        return None
+    return signatures
+
+
+# The header of a DuckDB file: "DUCK" at byte 8, then the storage format's number (64 for v1.0.0).
+_STORAGE_NUMBER = {"v1.0.0": 64}
+
+
+def _reusable(final: Path, tmp: Path, con: duckdb.DuckDBPyConnection) -> bool:
+    """Copy the previous catalog to ``tmp`` and attach it as the build, if it is one recon wrote in
+    ``STORAGE_VERSION`` and it opens (it may be an analyst's open file: copy it, never lock it)."""
+    try:
+        with open(final, "rb") as fh:
+            header = fh.read(20)
+        if header[8:12] != b"DUCK" or int.from_bytes(header[12:20], "little") != _STORAGE_NUMBER[STORAGE_VERSION]:
+            return False
+        shutil.copyfile(final, tmp)
+        wal = Path(f"{final}.wal")
+        if wal.exists():
+            shutil.copyfile(wal, Path(f"{tmp}.wal"))
+        con.execute(f"ATTACH '{_quote(str(tmp))}' AS {_BUILD}")
+    except (OSError, duckdb.Error) as exc:
+        log.warning("cannot reuse the previous %s, writing a new one: %s", final.name, str(exc).splitlines()[0])
+        return False
+    return True
+
+
+def _carry_over(con: duckdb.DuckDBPyConnection, final: Path, snapshot: Path, ours: set[str]) -> bool:
+    """Copy the analysts' tables and views (schemas, data, comments) from the previous catalog into
+    the new one. False when the previous file cannot be read at all.
+
+    The previous file is copied first (with its write-ahead log) and the copy read: opening the file
+    itself would fail while an analyst holds it open read-write, and would lock them out meanwhile."""
+    try:
+        shutil.copyfile(final, snapshot)
+        wal = Path(f"{final}.wal")
+        if wal.exists():
+            shutil.copyfile(wal, Path(f"{snapshot}.wal"))
+        con.execute(f"ATTACH '{_quote(str(snapshot))}' AS {_PREVIOUS} (READ_ONLY)")
+    except (OSError, duckdb.Error) as exc:
+        log.warning("cannot open the previous %s: %s", final.name, str(exc).splitlines()[0])
+        return False
+    try:
+        _copy_user_objects(con, ours)
+    finally:
+        con.execute(f"DETACH {_PREVIOUS}")
+    return True
+
+
+def _copy_user_objects(con: duckdb.DuckDBPyConnection, ours: set[str]) -> None:
+    prev = {"db": _PREVIOUS}
+    for (schema,) in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = $db "
+                                 "AND NOT internal", prev).fetchall():
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    tables = con.execute("SELECT schema_name, table_name, sql, comment FROM duckdb_tables() "
+                         "WHERE database_name = $db AND NOT temporary ORDER BY table_oid", prev).fetchall()
+    for schema, name, ddl, comment in tables:
+        if schema == "main" and name in ours:
+            continue  # a view of recon's took the name; never expected, never fatal
+        target, source = f'"{schema}"."{name}"', f'{_PREVIOUS}."{schema}"."{name}"'
+        try:
+            con.execute(ddl)
+            con.execute(f"INSERT INTO {target} SELECT * FROM {source}")
+        except duckdb.Error:
+            # DDL naming what was not carried (a sequence, a type): the data without constraints.
+            con.execute(f"DROP TABLE IF EXISTS {target}")
+            con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}")
+        _copy_comments(con, schema, name, comment, "TABLE")
+    views = [v for v in con.execute("SELECT schema_name, view_name, sql, comment FROM duckdb_views() "
+                                    "WHERE database_name = $db AND NOT internal AND NOT temporary ORDER BY view_oid",
+                                    prev).fetchall()
+             if not (v[0] == "main" and v[1] in ours)]
+    # A view may read another: retry until a round creates nothing more.
+    while views:
+        failed = []
+        for schema, name, ddl, comment in views:
+            try:
+                con.execute(ddl)
+                _copy_comments(con, schema, name, comment, "VIEW")
+            except duckdb.Error:
+                failed.append((schema, name, ddl, comment))
+        if len(failed) == len(views):
+            for _schema, name, ddl, _comment in failed:
+                log.warning("view %s of the previous catalog no longer binds, not kept: %s", name, ddl)
+            break
+        views = failed
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, schema: str, name: str, comment: str | None,
+                   kind: str) -> None:
+    target = f'"{schema}"."{name}"'
+    if comment:
+        con.execute(f"COMMENT ON {kind} {target} IS '{_quote(comment)}'")
+    for column, text in con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = $db AND schema_name = $s "
+            "AND table_name = $t AND comment IS NOT NULL", {"db": _PREVIOUS, "s": schema, "t": name}).fetchall():
+        con.execute(f'COMMENT ON COLUMN {target}."{column}" IS \'{_quote(text)}\'')
+
+
+def comment_statements(con: duckdb.DuckDBPyConnection, objects: list[str]) -> list[str]:
+    """COMMENT ON every view of recon's and its columns: the data dictionary's text
+    (``recon.lake.dictionary``, the same as docs/data-dictionary.md)."""
+    out = []
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                                     "WHERE database_name = $db ORDER BY table_name, column_index",
+                                     {"db": _BUILD}).fetchall():
+        columns.setdefault(table, []).append(column)
+    for name in objects:
+        text = view_comment(name)
+        if name not in columns:  # a macro
+            if text:
+                out.append(f"COMMENT ON MACRO {name} IS '{_quote(text)}'")
+            continue
+        if text:
+            out.append(f"COMMENT ON VIEW {name} IS '{_quote(text)}'")
+        for column in columns[name]:
+            text = column_comment(name, column)
+            if text:
+                out.append(f'COMMENT ON COLUMN {name}."{column}" IS \'{_quote(text)}\'')
+    return out

@@ -72,13 +72,14 @@ class Landing:
         self._seq += 1
         return f"{self.run_id}:{self._seq}"
 
-    def stamp(self, row: dict[str, Any], raw: str) -> dict[str, Any]:
-        """Add the landing columns to a normalised row."""
+    def stamp(self, row: dict[str, Any], raw: str, hashed: str | None = None) -> dict[str, Any]:
+        """Add the landing columns to a normalised row; ``_hash`` is of ``hashed`` where given
+        (the record without its personal data, when ``raw`` keeps it)."""
         row["_source"] = self.source
         row["_run_id"] = self.run_id
         row["_landed_at"] = self.landed_at
         row["_row_id"] = self.next_row_id()
-        row["_hash"] = content_hash(raw)
+        row["_hash"] = content_hash(raw if hashed is None else hashed)
         row["_raw"] = safe_text(raw)
         return row
 

@@ -1,4 +1,5 @@
-"""A progress line per source on a terminal; nothing at all without one (cron mail stays clean)."""
+"""A progress line per source on a terminal; nothing at all without one (cron mail stays clean), nor
+with ``NO_COLOR`` or ``TERM=dumb`` (the redrawing needs cursor escapes)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import threading
 from typing import TextIO
 
 from recon.ingest.records import Progress
+from recon.logs import can_animate
 
 
 class ProgressDisplay:
     def __init__(self, sources: list[str], stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
+        self.enabled = can_animate(self.stream)
         self.state = {name: "waiting" for name in sources}
         self._lock = threading.Lock()
         self._drawn = 0

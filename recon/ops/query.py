@@ -7,13 +7,16 @@ never floats) and whose timestamps are UTC.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
 import pandas as pd
@@ -73,20 +76,149 @@ class LakeReader:
 
 
 def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Every row of ``sql`` at once (for Python callers and tests; ``recon query`` streams)."""
     con = connect(lake)
     try:
-        # Through Arrow: DuckDB's own row conversion needs pytz for TIMESTAMPTZ; Arrow uses zoneinfo.
-        relation = con.sql(sql)
-        if relation is None:
-            return [], []
-        table = relation.to_arrow_table()
-        columns = table.column_names
-        rows = [tuple(row.values()) for row in table.to_pylist()]
-    except duckdb.Error as exc:
-        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+        columns, batches = _batches(con, sql)
+        rows = [row for batch in batches for row in _batch_rows(batch)]
     finally:
         con.close()
     return columns, rows
+
+
+FORMATS = ("table", "csv", "json", "ndjson")
+DEFAULT_LIMIT = 1000  # rows the table format shows; the rest are counted, not kept
+_BATCH_ROWS = 10_000
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """The result's columns and its Arrow record batches, read one batch at a time. Through Arrow:
+    DuckDB's own row conversion needs pytz for TIMESTAMPTZ; Arrow uses zoneinfo."""
+    try:
+        relation = con.sql(sql)
+        if relation is None:  # a statement without a result (SET, CREATE ...)
+            return [], iter(())
+        # to_arrow_reader since DuckDB 1.4 (fetch_arrow_reader before it, deprecated since).
+        reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+        reader = reader(_BATCH_ROWS)
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+
+    def read() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        # An error may surface only while rows are read; Arrow's stream then raises it (as an
+        # OSError or an ArrowException) with DuckDB's message.
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+
+    return list(reader.schema.names), read()
+
+
+def stream_query(lake: Lake, sql: str, out: TextIO, fmt: str = "table", limit: int = DEFAULT_LIMIT) -> int:
+    """Run ``sql`` and write its result to ``out`` in ``fmt``; the rows written.
+
+    csv, json and ndjson are written batch by batch, never held whole. The table format pads its
+    columns to their widths, so it keeps at most ``limit`` rows and counts the rest without keeping
+    them, and says how many it left out. NULL is told from empty text in every format: the table
+    shows ``NULL``, json and ndjson write ``null``, csv leaves the field empty (and writes ``""`` for
+    empty text, as PostgreSQL's CSV does)."""
+    if fmt not in FORMATS:
+        raise QueryError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    con = connect(lake)
+    try:
+        columns, batches = _batches(con, sql)
+        if fmt == "table":
+            return _write_table(columns, batches, out, limit)
+        return _WRITERS[fmt](columns, _rows(batches), out)
+    finally:
+        con.close()
+
+
+def write_query(lake: Lake, sql: str, fmt: str = "table", limit: int | None = None,
+                output: Path | None = None) -> int:
+    """``recon query``: the result on stdout, or in ``output`` (written under a temporary name and
+    renamed, so a failed query leaves no half file). ``limit`` is for the table format only: the
+    others write every row (a LIMIT belongs in the SQL)."""
+    if limit is not None and fmt != "table":
+        raise QueryError(f"--limit is for --format table (--format {fmt} writes every row: put a LIMIT in the SQL)")
+    cap = DEFAULT_LIMIT if limit is None else limit
+    if output is None:
+        return stream_query(lake, sql, sys.stdout, fmt, cap)
+    tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            n = stream_query(lake, sql, fh, fmt, cap)
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
+
+
+def _batch_rows(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
+    # By column, not batch.to_pylist(): two result columns may share a name.
+    return list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+
+
+def _rows(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[Any, ...]]:
+    for batch in batches:
+        yield from _batch_rows(batch)
+
+
+def _csv_field(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(_plain(value))
+    if text == "" or any(ch in text for ch in ',"\r\n') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _write_csv(columns: list[str], rows: Iterator[tuple[Any, ...]], out: TextIO) -> int:
+    out.write(",".join(_csv_field(c) for c in columns) + "\n")
+    n = 0
+    for row in rows:
+        out.write(",".join(_csv_field(v) for v in row) + "\n")
+        n += 1
+    return n
+
+
+def _json_row(columns: list[str], row: tuple[Any, ...]) -> str:
+    return json.dumps({c: _plain(v) for c, v in zip(columns, row, strict=True)}, ensure_ascii=False, default=str)
+
+
+def _write_ndjson(columns: list[str], rows: Iterator[tuple[Any, ...]], out: TextIO) -> int:
+    n = 0
+    for row in rows:
+        out.write(_json_row(columns, row) + "\n")
+        n += 1
+    return n
+
+
+def _write_json(columns: list[str], rows: Iterator[tuple[Any, ...]], out: TextIO) -> int:
+    n = 0
+    out.write("[")
+    for row in rows:
+        out.write(("," if n else "") + "\n " + _json_row(columns, row))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
+
+
+_WRITERS = {"csv": _write_csv, "ndjson": _write_ndjson, "json": _write_json}
+
+
+def _write_table(columns: list[str], batches: Iterator[pa.RecordBatch], out: TextIO, limit: int) -> int:
+    kept: list[tuple[Any, ...]] = []
+    total = 0
+    for batch in batches:
+        room = limit - len(kept)
+        if room > 0:
+            kept.extend(_batch_rows(batch.slice(0, room)))
+        total += batch.num_rows  # the rest are counted, never converted
+    out.write(format_rows(columns, kept, "table", total=total) + "\n")
+    return len(kept)
 
 
 def _plain(value: Any) -> Any:
@@ -99,16 +231,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps([{c: _plain(v) for c, v in zip(columns, row, strict=False)} for row in rows],
-                          ensure_ascii=False, indent=1, default=str)
-    if fmt == "csv":
+def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, total: int | None = None) -> str:
+    """All of ``rows`` as one text (``total``: the rows the query gave, when only some are here)."""
+    if fmt in _WRITERS:
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if v is None else _plain(v) for v in row])
+        _WRITERS[fmt](columns, iter(rows), buf)
         return buf.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
@@ -117,13 +244,19 @@ def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> st
     for cell_row in cells:
         out.append("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w)
                              for v, w in zip(cell_row, widths, strict=True)))
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    total = len(rows) if total is None else total
+    if total > len(rows):
+        cut = total - len(rows)
+        out.append(f"({total} rows: the first {len(rows)} shown, {cut} cut; raise --limit, or --format csv "
+                   "or ndjson for every row)")
+    else:
+        out.append(f"({total} row{'s' if total != 1 else ''})")
     return "\n".join(out)
 
 
 def _cell(value: Any) -> str:
     if value is None:
-        return ""
+        return "NULL"
     text = str(_plain(value)).replace("\n", " ")
     return text if len(text) <= 60 else text[:57] + "..."
 

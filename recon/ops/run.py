@@ -43,6 +43,21 @@ def due_period(config: Config, today: date | None = None) -> tuple[date, date]:
     return yesterday - timedelta(days=config.run.recheck_days), yesterday
 
 
+def _log_summary(result: Any) -> None:
+    """The per-code summary stdout shows, into the run's log file too: cron throws stdout away."""
+    from recon.money import format_minor
+
+    for c in result.by_code:
+        amount = format_minor(c.amount) + (f" {c.currency}" if c.currency else " (mixed currencies)")
+        log.info("exceptions %s: %d, %s", c.code, c.count, amount,
+                 extra={"event": "exceptions_by_code", "code": c.code, "count": c.count, "amount_minor": c.amount,
+                        "currency": c.currency})
+    if result.provisional_dates:
+        days = [d.isoformat() for d in result.provisional_dates]
+        log.info("provisional (not yet closed): %s", ", ".join(days),
+                 extra={"event": "provisional_dates", "dates": days})
+
+
 def run_job(
     config: Config,
     run_id: str,
@@ -71,18 +86,24 @@ def run_job(
     if date_from is None or date_to is None:
         date_from, date_to = due_period(config, today)
     started = datetime.now(UTC)
-    log.info("run started: period %s .. %s", date_from, date_to)
+    log.info("run started: period %s .. %s", date_from, date_to,
+             extra={"event": "run_started", "period_from": date_from.isoformat(), "period_to": date_to.isoformat(),
+                    "sources": sources or config.sources()})
     pulled = pull(config, sources, run_id=run_id, on_progress=on_progress, parallel=True)
     failed = {r.source: r.error or r.outcome for r in pulled.failures()}
     if failed:
         log.error("%s failed; reconciling what landed, with the rows of every check that reads it marked "
-                  "incomplete (a rerun resumes where the data is safe)", pulled.failed_names())
+                  "incomplete (a rerun resumes where the data is safe)", pulled.failed_names(),
+                  extra={"event": "run_incomplete", "failed": sorted(failed)})
     report = write_report(config, date_from, date_to, today=today, run_id=run_id, failed=failed)
     oldest = oldest_open(Lake(config.lake), report.as_of)
     too_old = fail_on_age is not None and oldest is not None and oldest[2] > fail_on_age
     exit_code = 3 if failed else 5 if (fail_on_mismatch and report.reconcile.mismatches) or too_old else 0
+    _log_summary(report.reconcile)
     log.info("run finished: %d exceptions, workbook %s, exit code %d", report.reconcile.mismatches, report.path,
-             exit_code)
+             exit_code, extra={"event": "run_finished", "matched": report.reconcile.matched,
+                               "exceptions": report.reconcile.mismatches, "workbook": str(report.path),
+                               "exit_code": exit_code})
     # The whole job under the lock (the reliability suite checks runs for overlaps); recon_runs.
     Lake(config.lake).write_state(redact_all({
         "run_id": run_id, "kind": "run", "started_at": started.isoformat(),

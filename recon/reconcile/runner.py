@@ -62,7 +62,7 @@ STEPS = [
 class CodeTotal:
     code: str
     count: int
-    amount: int  # Σ |difference| (or the amount involved), minor units
+    amount: int  # Σ exposure (mismatches.sql: |difference|, or the amount involved), minor units
     currency: str | None
 
 
@@ -150,9 +150,9 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
         run_steps(con, params, settings, failed)
         paths = _materialise(con, lake, run_id, date_from, date_to, as_of)
         by_code = [CodeTotal(*row) for row in con.execute(
-            "SELECT code, count(*), sum(abs(coalesce(difference, vipps_amount, entur_amount, booking_amount, 0))), "
-            "CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END "
-            "FROM mismatches GROUP BY code ORDER BY code").fetchall()]
+            # Per currency: amounts in two currencies are never added up.
+            "SELECT code, count(*), sum(exposure), currency "
+            "FROM mismatches GROUP BY code, currency ORDER BY code, currency NULLS LAST").fetchall()]
         matched = scalar(con, "SELECT count(*) FROM matches WHERE outcome = 'MATCHED' "
                               "AND row_date BETWEEN $f AND $t", {"f": date_from, "t": date_to})
         provisional = [r[0] for r in con.execute(

@@ -17,14 +17,19 @@ accountant's workbook needs and what openpyxl leaves to the caller:
   header repeated, so that no row is ever dropped;
 * columns meant for the reader to fill in (``Column.editable``) get a header of another colour,
   and a column with ``choices`` an Excel data-validation list over its data rows (no sheet
-  protection: everything else is read-only in spirit only).
+  protection: everything else is read-only in spirit only);
+* every sheet prints the same way: A4 landscape, one page wide, the first row repeated on every
+  page, and a header and footer with the workbook's title, its period, the sheet's name and
+  "page x of y";
+* money totals are kept per currency (``Column.currency`` names the column holding it): amounts
+  in two currencies are never added up.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import chain, islice
@@ -65,8 +70,8 @@ EXCEL_MAX_CELL = 32_767
 MIN_ROWS = MIN_SHEET_ROWS
 SHEET_NAME_MAX = 31
 CUT_MARKER = "… [cut: {n} chars]"  # n = characters removed
-FIT_TO_PAGE_WIDTH = 240  # Σ column widths up to which a sheet prints one page wide
-WIDE_SHEET_SCALE = 60  # print scale (%) of wider sheets
+PAPER_A4 = 9  # OOXML paperSize code
+ROW_HEIGHT = 15  # points: one line of 11 pt body text
 CHART_COLUMNS, CHART_ROWS = 9, 16  # default-size columns and rows a 14 × 7.5 cm chart covers
 LIST_FORMULA_MAX = 255  # Excel's limit for a data-validation list written inline ("a,b,c")
 LISTS_SHEET = "Lists"  # hidden sheet holding a list too long to write inline
@@ -104,6 +109,10 @@ class Column:
     max_width: float = 60.0
     editable: bool = False
     choices: tuple[str, ...] = ()
+    # Money columns: the columns (by header) holding this amount's currency, the first non-empty
+    # one wins; the totals of the column are kept per currency.
+    currency: tuple[str, ...] = ()
+    wrap: bool = False  # text that wraps within the column's width (long notes on layout sheets)
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ class Chart:
     category_col: int  # 1-based column of the block
     value_col: int
     y_title: str = ""
-    anchor_col: int = 0  # 0: two columns right of the widest column written
+    anchor_col: int = 0  # 0: below the sheet's last row, at column A (it prints one page wide)
 
 
 @dataclass
@@ -151,7 +160,8 @@ class Part:
     name: str
     rows_written: int = 0  # every row, header and blocks included
     data_rows: int = 0  # rows of the main table (the ones filters and Control totals count)
-    sums: dict[str, int] = field(default_factory=dict)  # money column -> Σ minor units
+    # (money column, currency) -> Σ minor units; currency None where the row names none
+    sums: dict[tuple[str, str | None], int] = field(default_factory=dict)
     cut_cells: int = 0
 
 
@@ -231,11 +241,13 @@ def _width_of(kind: str, value: Any) -> float:
 class ReportWorkbook:
     """A write-only workbook of streamed sheets. Call :meth:`table` / :meth:`sheet`, then :meth:`save`."""
 
-    def __init__(self, *, max_rows: int = EXCEL_MAX_ROWS, sample_rows: int = 200) -> None:
+    def __init__(self, *, max_rows: int = EXCEL_MAX_ROWS, sample_rows: int = 200, title: str = "",
+                 period: str = "") -> None:
         if not MIN_ROWS <= max_rows <= EXCEL_MAX_ROWS:
             raise ValueError(f"max_rows must be {MIN_ROWS}..{EXCEL_MAX_ROWS}")
         self.max_rows = max_rows
         self.sample_rows = sample_rows
+        self.title, self.period = title, period  # in every printed page's header
         self._wb = Workbook(write_only=True)
         self._styles: dict[tuple[str, str], Any] = {}
         self._names: set[str] = set()
@@ -251,9 +263,12 @@ class ReportWorkbook:
         if style is None:
             template = Cell(ws)
             template.number_format = _FORMATS[kind]
+            # Top: in a row made tall by wrapped text every cell reads from the same line.
+            template.alignment = Alignment(vertical="top")
             if kind in ("text", "id", "bool"):
                 # One character of air between a right-aligned number and the text beside it.
-                template.alignment = Alignment(horizontal="left", indent=1)
+                template.alignment = Alignment(horizontal="left", indent=1, vertical="top",
+                                               wrap_text=variant == "wrap" or None)
             if variant == "quote":
                 template.quotePrefix = True
             elif variant in ("header", "header_right", "header_edit"):
@@ -262,7 +277,7 @@ class ReportWorkbook:
                                             else HEADER_FILL)
                 template.border = Border(bottom=Side(style="thin", color="7F8C9D"))
                 template.alignment = Alignment(horizontal="right" if variant == "header_right" else "left",
-                                               indent=1, vertical="center")
+                                               indent=1, vertical="center", wrap_text=True)
             elif variant == "title":
                 template.font = Font(name=FONT, bold=True, size=14)
                 template.alignment = Alignment()
@@ -286,7 +301,7 @@ class ReportWorkbook:
         cell = Cell(ws)
         if kind in ("text", "id"):
             text = value if isinstance(value, str) else str(value)
-            if text.startswith(FORMULA_START) and not variant:
+            if text.startswith(FORMULA_START) and variant in ("", "wrap"):
                 variant = "quote"
             if len(text) > EXCEL_MAX_CELL // 2:
                 text, was_cut = cut_text(text)
@@ -383,8 +398,34 @@ class ReportWorkbook:
             found = self._lists[key] = f"{LISTS_SHEET}!$A${first}:$A${self._lists_rows}"
         return found
 
+    def print_setup(self, ws: Any) -> None:
+        """A4 landscape, one page wide (as many pages down as it takes), row 1 on every page, and
+        the workbook's title and period, the sheet's name and "page x of y" on every page."""
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = PAPER_A4
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # 0: no limit down
+        ws.print_options.gridLines = False
+        ws.print_title_rows = "1:1"
+        ws.page_margins.top = ws.page_margins.bottom = 0.6
+        ws.page_margins.header = ws.page_margins.footer = 0.25
+        header, footer = ws.oddHeader, ws.oddFooter
+        header.left.text = _hf_text(self.title) or None
+        header.center.text = _hf_text(self.period) or None
+        header.right.text = "&A"  # the sheet's name
+        footer.left.text = _hf_text(self.title) or None
+        footer.right.text = "Page &P of &N"
+        for part in (header.left, header.center, header.right, footer.left, footer.right):
+            part.size = 9
+
     def save(self, path: Path | str) -> None:
         self._wb.save(str(path))
+
+
+def _hf_text(text: str) -> str:
+    """Text for a page header or footer: '&' starts a code there, so a literal one is doubled."""
+    return text.replace("&", "&&")
 
 
 def _widths(columns: Sequence[Column], sample: Sequence[Sequence[Any]],
@@ -420,11 +461,12 @@ class _SheetWriter:
         self.widths: list[float] = []
         self.parts: list[Part] = []
         self.ws: Any = None
-        self.money_cols = [(i, c.name) for i, c in enumerate(self.columns) if c.kind == "money"]
-        self.money_names = [name for _, name in self.money_cols] if header else []
+        self.money_cols = _money_columns(self.columns)
+        self.money_names = [name for _, name, _ in self.money_cols] if header else []
         self.autofilter_block: tuple[int, int, int] | None = None  # first row, last row, columns
         self.in_blocks = False
         self.print_cols = self.print_rows = 0  # how far a chart on this part reaches
+        self.below: list[Any] = []  # charts of this part placed under its last row when it closes
 
     def set_widths(self, widths: list[float]) -> None:
         self.widths = widths
@@ -444,14 +486,7 @@ class _SheetWriter:
         for i, width in enumerate(self.widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = width
         ws.freeze_panes = "A2"
-        ws.page_setup.orientation = "landscape"
-        if sum(self.widths) <= FIT_TO_PAGE_WIDTH:  # narrow sheets print one page wide
-            ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 0
-            ws.sheet_properties.pageSetUpPr.fitToPage = True
-        else:  # wide ones across pages, small enough that the IDs sit beside the code
-            ws.page_setup.scale = WIDE_SHEET_SCALE
-        ws.print_title_rows = "1:1"
+        self.book.print_setup(ws)
         # Rows are always our cells: skip openpyxl's per-value type sniffing, which would raise
         # (and catch) an exception for every styled cell and could read "=…" as a formula.
         ws._values_to_row = _cells_to_row
@@ -478,19 +513,31 @@ class _SheetWriter:
     def data_row(self, row: Sequence[Any]) -> None:
         self._room()
         part, ws, cell = self.part, self.ws, self.book._cell
-        self._emit([cell(ws, value, col.kind, part) for value, col in zip(row, self.columns, strict=False)])
+        self._wrap_height(row, self.columns)
+        self._emit([cell(ws, value, col.kind, part, "wrap" if col.wrap else "")
+                    for value, col in zip(row, self.columns, strict=False)])
         self._count(row, self.money_cols)
 
-    def _count(self, row: Sequence[Any], money_cols: list[tuple[int, str]]) -> None:
+    def _wrap_height(self, row: Sequence[Any], columns: Sequence[Column]) -> None:
+        """The next row's height, where wrapped text needs more than one line: neither openpyxl
+        nor LibreOffice grows a row for it (Excel does on opening, LibreOffice does not)."""
+        lines = max((_lines(str(v), self.widths[i] if i < len(self.widths) else 10)
+                     for i, (v, c) in enumerate(zip(row, columns, strict=False)) if c.wrap and v), default=1)
+        if lines > 1:
+            self.ws.row_dimensions[self.part.rows_written + 1].height = ROW_HEIGHT * lines
+
+    def _count(self, row: Sequence[Any], money_cols: list[tuple[int, str, list[int]]]) -> None:
         part = self.part
         part.data_rows += 1
-        for i, name in money_cols:
+        for i, name, currency_at in money_cols:
             if name not in self.money_names:
                 self.money_names.append(name)
-            value = row[i]
+            value = row[i] if i < len(row) else None
             if isinstance(value, Money):
                 value = value.minor
-            part.sums[name] = part.sums.get(name, 0) + (value or 0)
+            currency = next((str(row[k]) for k in currency_at if k < len(row) and row[k]), None)
+            if value is not None:
+                part.sums[(name, currency)] = part.sums.get((name, currency), 0) + value
 
     def block(self, block: Block, blank_before: bool = True) -> None:
         first_part = None
@@ -509,15 +556,18 @@ class _SheetWriter:
         kinds = [c.kind for c in block.columns]
         if block.header:
             self._room()
+            self._wrap_height([c.name for c in block.columns], [replace(c, wrap=True) for c in block.columns])
             self._emit([self.book._header(self.ws, c, self.part) for c in block.columns])
             first_part, first_row = self.part, self.part.rows_written
         for row in block.rows:
             self._room()
             if first_part is None:
                 first_part, first_row = self.part, self.part.rows_written + 1
-            self._emit([self.book._cell(self.ws, v, k, self.part) for v, k in zip(row, kinds, strict=False)])
+            self._wrap_height(row, block.columns)
+            self._emit([self.book._cell(self.ws, v, c.kind, self.part, "wrap" if c.wrap else "")
+                        for v, c in zip(row, block.columns, strict=False)])
             if block.counted:
-                self._count(row, [(i, c.name) for i, c in enumerate(block.columns) if c.kind == "money"])
+                self._count(row, _money_columns(block.columns))
         last_row = self.part.rows_written
         first_data = first_row + (1 if block.header else 0)
         # A block that ran over into the next part gets neither filter nor chart: their ranges
@@ -542,14 +592,21 @@ class _SheetWriter:
         chart.add_data(data, titles_from_data=False)
         chart.set_categories(cats)
         chart.height, chart.width = 7.5, 14
-        anchor = spec.anchor_col or len(self.widths) + 2
-        self.ws.add_chart(chart, f"{get_column_letter(anchor)}2")
-        self.print_cols = anchor + CHART_COLUMNS  # the chart prints with the sheet
-        self.print_rows = 2 + CHART_ROWS
+        if spec.anchor_col:
+            self.ws.add_chart(chart, f"{get_column_letter(spec.anchor_col)}2")
+            self.print_cols = spec.anchor_col + CHART_COLUMNS  # the chart prints with the sheet
+            self.print_rows = 2 + CHART_ROWS
+        else:  # the row is known once the part is closed
+            self.ws.add_chart(chart, "A1")
+            self.below.append(chart)
 
     def _close_part(self) -> None:
         ws, part = self.ws, self.part
         # Long text may run on into empty cells on screen; on paper it stops at the last column.
+        for k, chart in enumerate(self.below):
+            chart.anchor = f"A{part.rows_written + 2 + k * (CHART_ROWS + 1)}"
+            self.print_rows = part.rows_written + 2 + (k + 1) * (CHART_ROWS + 1)
+        self.below = []
         last_col = max(len(self.widths), self.print_cols)
         last_row = max(part.rows_written, self.print_rows, 1)
         ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
@@ -583,8 +640,30 @@ class _SheetWriter:
         self._close_part()
         for part in self.parts:  # a money column with no value on a part still has a total: 0
             for name in self.money_names:
-                part.sums.setdefault(name, 0)
+                if not any(column == name for column, _ in part.sums):
+                    part.sums[(name, None)] = 0
         return SheetResult(self.base, self.parts, list(self.money_names))
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a text takes wrapped in a column of ``width`` (characters of '0'; body text is a
+    little narrower, the indent takes two), counting words that do not fit on a line."""
+    room = max(1, int(width * 1.1) - 3)
+    lines, used = 1, 0
+    for word in text.split():
+        need = len(word) + (1 if used else 0)
+        if used and used + need > room:
+            lines, used = lines + 1, len(word)
+        else:
+            used += need
+    return lines
+
+
+def _money_columns(columns: Sequence[Column]) -> list[tuple[int, str, list[int]]]:
+    """(index, name, indexes of its currency columns) of every money column."""
+    where = {c.name: i for i, c in enumerate(columns)}
+    return [(i, c.name, [where[n] for n in c.currency if n in where])
+            for i, c in enumerate(columns) if c.kind == "money"]
 
 
 def _cells_to_row(cells: Sequence[Cell | None], row_idx: int) -> Iterator[Cell]:

@@ -23,10 +23,12 @@ from recon.errors import ConfigError
 from recon.lake.catalog import build_catalog, connect, exceptions_sql
 from recon.lake.resolutions import append_resolutions
 from recon.lake.store import Lake
+from recon.reports.sheets import DIFFERENCE
 
 WORKLIST = "Worklist"
 AMOUNTS = {"Vipps amount": "vipps_amount", "Entur amount": "entur_amount", "Booking amount": "booking_amount",
-           "Difference": "difference"}
+           DIFFERENCE: "difference"}
+OLD_HEADERS = {"Difference": DIFFERENCE}  # a workbook written before the header named its sign
 # Column names accepted in a CSV (lower case, spaces or underscores), and the workbook's headers.
 FIELDS = {"exception id": "exception_id", "exception_id": "exception_id", "resolution": "resolution",
           "comment": "comment", "owner": "owner"}
@@ -98,6 +100,7 @@ def _read_workbook(path: Path, problems: list[str]) -> tuple[list[Row], str | No
         for ws in sheets:
             it = ws.iter_rows(values_only=True)
             header = [str(h).strip() if h is not None else "" for h in next(it, ())]
+            header = [OLD_HEADERS.get(h, h) if OLD_HEADERS.get(h) not in header else h for h in header]
             missing = [h for h in ("Exception ID", "Resolution", "Comment", "Owner", *AMOUNTS) if h not in header]
             if missing:
                 raise ConfigError(f"{path.name}: sheet {ws.title!r} lacks the column(s) {', '.join(missing)}")

@@ -40,18 +40,29 @@ def _id(name: str) -> Column:
     return Column(name, "id", max_width=24)
 
 
+def _money(name: str, *currency: str) -> Column:
+    """A money column whose currency is in the row's Currency column (or the ones named)."""
+    return Column(name, "money", currency=currency or ("Currency",))
+
+
+# The sign of every difference, in its header (VAT rows: stated − expected VAT; the Summary says
+# per code what the difference is).
+DIFFERENCE = "Difference (Vipps − Entur)"
+
 MISMATCHES = TableSheet("Mismatches", "mismatches.sql", paged="recon_mismatches", columns=(
     Column("Code", "text", max_width=32), Column("Explanation", "text", max_width=80), Column("Kind", "text"),
     _id("Exception ID"), Column("First seen", "date"), Column("Status", "text"),
     _id("Ledger"), _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur payment"),
     _id("Entur transaction"), _id("Entur credit"), _id("Booking"),
-    Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Booking amount", "money"),
-    Column("Difference", "money"), Column("Currency", "text"), Column("Entur currency", "text"),
+    _money("Vipps amount"), _money("Entur amount", "Entur currency", "Currency"), _money("Booking amount"),
+    _money(DIFFERENCE), Column("Currency", "text"), Column("Entur currency", "text"),
     Column("Vipps date", "date"), Column("Entur date", "date"), Column("Business date", "date"),
     Column("Age (days)", "int"), Column("Provisional", "bool"), Column("Incomplete: why", "text", max_width=60),
     Column("Vipps API", "text"), Column("Feed", "text"), Column("Entry type", "text"),
-    Column("Settled amount", "money"), Column("Balance before", "money"), Column("Balance after", "money"),
-    Column("Previous balance after", "money"), Column("Ledger date", "date"),
+    _money("Settled amount"), _money("Balance before"), _money("Balance after"),
+    _money("Previous balance after"), Column("Ledger date", "date"),
+    # VAT_MISMATCH: the faulty line (none where the lines do not sum to the entry) and its VAT.
+    _id("Line ID"), _money("Line gross"), _money("Line net"), _money("Stated VAT"), _money("Expected VAT"),
 ))
 
 # The Worklist: every open exception of the lake, oldest first, with three columns for the accountant.
@@ -63,8 +74,8 @@ WORKLIST = TableSheet("Worklist", "worklist.sql", paged="report_worklist", colum
     _id("Exception ID"), Column("Code", "text", max_width=32), Column("Status", "text"), Column("First seen", "date"),
     Column("Age (days)", "int"), Column("Aging bucket", "text"), Column("Business date", "date"), _id("Ledger"),
     _id("Reference"), _id("pspReference"), _id("Entur orderId"), _id("Entur transaction"), _id("Entur credit"),
-    _id("Booking"), Column("Vipps amount", "money"), Column("Entur amount", "money"),
-    Column("Booking amount", "money"), Column("Difference", "money"), Column("Currency", "text"),
+    _id("Booking"), _money("Vipps amount"), _money("Entur amount", "Entur currency", "Currency"),
+    _money("Booking amount"), _money(DIFFERENCE), Column("Currency", "text"), Column("Entur currency", "text"),
     Column("Explanation", "text", max_width=80), *WORKLIST_EDITABLE,
 ))
 
@@ -79,11 +90,11 @@ def worklist_sheet(resolution_codes: Sequence[str]) -> TableSheet:
 SETTLEMENT = TableSheet("Settlement", "settlement.sql", (
     _id("Ledger"), _id("Payout account"), Column("Currency", "text"), _id("Payout pspReference"),
     Column("Payout ledger date", "date"), Column("Covers from", "date"), Column("Covers to", "date"),
-    Column("Open (no payout yet)", "bool"), Column("Opening balance", "money"), Column("Captures", "money"),
-    Column("Refunds", "money"), Column("Fees retained", "money"), Column("Other movements", "money"),
-    Column("Other types", "text", max_width=40), Column("Payout", "money"), Column("Closing balance", "money"),
-    Column("Ties", "bool"), Column("Sales API gross", "money"), Column("Captures with a Sales entry", "money"),
-    Column("Captures without (ePayment)", "money"), Column("Entries", "int"),
+    Column("Open (no payout yet)", "bool"), _money("Opening balance"), _money("Captures"),
+    _money("Refunds"), _money("Fees retained"), _money("Other movements"),
+    Column("Other types", "text", max_width=40), _money("Payout"), _money("Closing balance"),
+    Column("Ties", "bool"), _money("Sales API gross"), _money("Captures with a Sales entry"),
+    _money("Captures without (ePayment)"), Column("Entries", "int"),
 ))
 
 SETTLEMENT_FEES = (
@@ -95,8 +106,9 @@ SETTLEMENT_FEES = (
 MATCHED = TableSheet("Matched", "matched.sql", paged="recon_matches", columns=(
     Column("Kind", "text"), Column("Match key", "int"), _id("Ledger"), _id("Reference"), _id("pspReference"),
     _id("Entur orderId"), _id("Entur payment"), _id("Entur credit"), _id("Entur transaction"),
-    Column("Vipps amount", "money"), Column("Entur amount", "money"), Column("Difference", "money"),
-    Column("Vipps currency", "text"), Column("Entur currency", "text"), Column("Vipps date", "date"),
+    _money("Vipps amount", "Vipps currency"), _money("Entur amount", "Entur currency"),
+    _money(DIFFERENCE, "Vipps currency"), Column("Vipps currency", "text"), Column("Entur currency", "text"),
+    Column("Vipps date", "date"),
     Column("Entur date", "date"), Column("Business date", "date"),
 ))
 
@@ -108,10 +120,20 @@ QUARANTINE = TableSheet("Quarantine", "quarantine.sql", (
 
 VAT = TableSheet("VAT", "vat.sql", (
     Column("Business date", "date"), Column("Currency", "text"), Column("VAT rate", "text"),
-    Column("Rate known", "bool"), Column("Sales category", "text", max_width=30), Column("Gross", "money"),
-    Column("Net", "money"), Column("VAT", "money"), Column("Lines", "int"), Column("Entries", "int"),
-    Column("Provisional", "bool"),
+    Column("Rate known", "bool"), Column("Sales category", "text", max_width=30), _money("Gross"),
+    _money("Net"), _money("VAT"), Column("Lines", "int"), Column("Entries", "int"),
+    Column("Provisional", "bool"), _money("Gross − Net − VAT"),
+    Column("Check", "text", max_width=50, wrap=True),
 ))
+
+# Under the VAT table: every entry (or line) counted under rate "unknown", with its IDs. Its Gross
+# column sums to the "unknown" rows' Gross, date by date.
+VAT_UNKNOWN = (
+    Column("Business date", "date"), Column("Currency", "text"), Column("Stated rate", "text"), _id("Ledger"),
+    Column("Sales category", "text"), _money("Gross"), _money("Net"), _money("VAT"), _id("pspReference"),
+    _id("Reference"), _id("Line ID"), _money("Gross − Net − VAT"),
+    Column("Why unknown", "text", max_width=50, wrap=True),
+)
 
 
 def fetch(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -129,6 +151,18 @@ def stream(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict[str, Any]
             yield from batch
     finally:
         cur.close()
+
+
+def stream_dicts(con: duckdb.DuckDBPyConnection, sql_file: str,
+                 params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Rows by column name, in batches, on ``con`` itself (so the query sees its temporary tables:
+    nothing else may run on ``con`` until the rows are read)."""
+    sql = sql_text("recon.reports", sql_file)
+    con.execute(sql, bind(sql, params))
+    names = [d[0] for d in con.description or ()]
+    while batch := con.fetchmany(BATCH):
+        for row in batch:
+            yield dict(zip(names, row, strict=True))
 
 
 def pages(con: duckdb.DuckDBPyConnection, sheet: TableSheet, params: dict[str, Any],
@@ -158,27 +192,32 @@ def pin_exceptions(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> No
 
 
 def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:
-    """VAT per date × rate × category, then totals per rate (charted) and per currency."""
+    """VAT per date × rate × category with its check (Gross − Net − VAT and why a row does not tie),
+    then totals per rate (charted) and per currency, and the entries counted under rate "unknown"."""
     per_rate = fetch(con, "vat_per_rate.sql", params)
     currencies = sorted({r[0] for r in per_rate if r[0]})
     several = len(currencies) > 1
     # The footer rows use the detail's columns, so that widths and formats line up: the label in
     # the date column, money under money.
-    rate_rows = [(f"{cur} {rate}" if several else rate, cur, rate, None, None, gross, net, vat, lines, None, None)
-                 for cur, rate, gross, net, vat, lines in per_rate]
+    rate_rows = [(f"{cur} {rate}" if several else rate, cur, rate, None, None, gross, net, vat, lines, None, None,
+                  untied, None)
+                 for cur, rate, gross, net, vat, lines, untied in per_rate]
     totals = []
     for cur in currencies:
         rows = [r for r in per_rate if r[0] == cur]
-        totals.append((f"Total {cur}", cur, None, None, None, *(_sum(r[i] for r in rows) for i in (2, 3, 4, 5)),
-                       None, None))
-    names = ("Rate", "Currency", "VAT rate", "", "", "Gross", "Net", "VAT", "Lines", "", "")
+        gross, net, vat, lines, untied = (_sum(r[i] for r in rows) for i in (2, 3, 4, 5, 6))
+        totals.append((f"Total {cur}", cur, None, None, None, gross, net, vat, lines, None, None, untied, None))
+    names = ("Rate", "Currency", "VAT rate", "", "", "Gross", "Net", "VAT", "Lines", "", "", "Gross − Net − VAT", "")
     columns = [Column(n, "text" if i == 0 else c.kind)
                for i, (n, c) in enumerate(zip(names, VAT.columns, strict=False))]
+    unknown = [tuple(r) for r in fetch(con, "vat_unknown.sql", params)]
     after = [
         Block(columns, rate_rows, title="Per VAT rate, all dates of the period",
               chart=Chart("VAT per rate", category_col=1, value_col=8, y_title="VAT")),
         Block([Column({"Rate": "Total", "VAT rate": ""}.get(c.name, c.name), c.kind) for c in columns], totals,
               title="Per currency"),
+        Block(VAT_UNKNOWN, unknown or [(*([None] * (len(VAT_UNKNOWN) - 1)), "none")],
+              title='Entries counted under VAT rate "unknown" (their Gross adds up to the "unknown" rows above)'),
     ]
     return book.table(VAT.name, VAT.columns, stream(con, VAT.sql, params), after=after)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -20,40 +21,72 @@ from recon.config import Config
 from recon.lake.schemas import TABLES
 from recon.reconcile.runner import ReconcileResult
 from recon.reports.excel import Block, Column, Percent, ReportWorkbook, SheetResult
-from recon.reports.sheets import fetch
+from recon.reports.sheets import DIFFERENCE, fetch, stream_dicts
 from recon.sqlfiles import sql_text
 from recon.timeutil import zone
 
-# Every mismatch code recon produces (README, "Reconciliation"), in that order, with one sentence
-# for the reader of the workbook.
+# Every mismatch code recon produces (README, "Reconciliation"), in that order: what it means (and
+# what its Difference is), and what to do next, one line each for the reader of the workbook.
 CODES: dict[str, str] = {
-    "MISSING_IN_ENTUR": "A Vipps capture matches no CAPTURED Entur Vipps payment transaction, "
-                        "neither by pspReference nor by order.",
-    "MISSING_IN_VIPPS": "A CAPTURED Entur Vipps payment transaction matches no Vipps capture, "
-                        "neither by pspReference nor by order.",
-    "AMOUNT_MISMATCH": "Vipps and Entur match (by pspReference, or by order sums) but the amounts differ "
-                       "by more than the tolerance.",
-    "CURRENCY_MISMATCH": "Vipps and Entur match but in different currencies, so the amounts were not compared.",
-    "DUPLICATE": "One side recorded an order's money twice (same amount, other IDs) and the other did not; "
-                 "a row per surplus entry.",
-    "REFUND_WITHOUT_CREDIT": "A Vipps refund matches no CREDITED Entur Vipps credit transaction, "
-                             "neither by pspReference nor by order.",
-    "CREDIT_WITHOUT_REFUND": "A CREDITED Entur Vipps credit transaction matches no Vipps refund, "
-                             "neither by pspReference nor by order.",
-    "VAT_MISMATCH": "A Vipps entry's VAT does not add up: a line is off its rate by more than the tolerance, "
-                    "or the lines do not sum to the entry.",
+    "MISSING_IN_ENTUR": "A Vipps capture matches no CAPTURED Entur Vipps payment transaction, neither by "
+                        "pspReference nor by order. Difference: the Vipps amount.",
+    "MISSING_IN_VIPPS": "A CAPTURED Entur Vipps payment transaction matches no Vipps capture, neither by "
+                        "pspReference nor by order. Difference: − the Entur amount.",
+    "AMOUNT_MISMATCH": "Vipps and Entur match (by pspReference, or by order sums) but the amounts differ by more "
+                       "than the tolerance. Difference: Vipps − Entur.",
+    "CURRENCY_MISMATCH": "Vipps and Entur match but in different currencies, so the amounts were not compared "
+                         "(no Difference). Amount: the Vipps amount involved.",
+    "DUPLICATE": "One side recorded an order's money twice (same amount, other IDs) and the other did not; a row "
+                 "per surplus entry. Difference: the surplus (Vipps +, Entur −).",
+    "REFUND_WITHOUT_CREDIT": "A Vipps refund matches no CREDITED Entur Vipps credit transaction, neither by "
+                             "pspReference nor by order. Difference: the Vipps refund.",
+    "CREDIT_WITHOUT_REFUND": "A CREDITED Entur Vipps credit transaction matches no Vipps refund, neither by "
+                             "pspReference nor by order. Difference: − the Entur credit.",
+    "VAT_MISMATCH": "A Vipps entry's VAT does not add up: a line's VAT is off its rate, or its net + VAT is not "
+                    "its gross, or the lines do not sum to the entry. Difference: stated − expected VAT "
+                    "(a net fault: net + VAT − gross).",
     "BOOKING_NOT_PAID": "A Samtrafiken booking is FULFILLED but its order has no CAPTURED Entur payment "
-                        "transaction.",
-    "BOOKING_REFUNDED_NOT_CREDITED": "A Samtrafiken booking is REFUNDED (refund above 0) but its order has "
-                                     "no CREDITED Entur credit.",
-    "TIMING_DIFFERENCE": "Vipps and Entur match and agree, but their business dates are further apart than "
-                         "the matching window.",
-    "NOT_SETTLED": "A Vipps Sales API capture or refund has no funds entry in the Report API although its "
-                   "ledger's funds are landed past the settlement grace period: the money has not reached a payout.",
+                        "transaction. Amount: the booking's price.",
+    "BOOKING_REFUNDED_NOT_CREDITED": "A Samtrafiken booking is REFUNDED (refund above 0) but its order has no "
+                                     "CREDITED Entur credit. Amount: the refund.",
+    "TIMING_DIFFERENCE": "Vipps and Entur match and agree, but their business dates are further apart than the "
+                         "matching window (Difference 0). Amount: the Vipps amount involved.",
+    "NOT_SETTLED": "A Vipps Sales API capture or refund has no funds entry in the Report API although its ledger's "
+                   "funds are landed past the grace period: the money has not reached a payout. Difference: the "
+                   "whole Sales amount.",
     "SETTLEMENT_AMOUNT_MISMATCH": "A Vipps Sales API entry and its funds entry (same ledger, type, pspReference) "
-                                  "differ in amount by more than the tolerance.",
+                                  "differ by more than the tolerance. Difference: Sales − funds.",
     "BALANCE_BREAK": "A Report API feed's running balance breaks between two entries: an entry is missing or "
-                     "doubled, so the funds or fees landed do not prove complete.",
+                     "doubled, so the funds or fees landed do not prove complete. Difference: the gap.",
+}
+# What the reader does next about each code, one line each (same order and keys as CODES).
+NEXT_STEPS: dict[str, str] = {
+    "MISSING_IN_ENTUR": "Find the order in Entur: a sale Entur never booked is booked there, else the "
+                        "Vipps payment is refunded.",
+    "MISSING_IN_VIPPS": "Check the Vipps portal for the pspReference: if Vipps never captured it, have Entur "
+                        "void or correct the transaction.",
+    "AMOUNT_MISMATCH": "Compare the order in both systems and correct the side that is wrong (a partial capture "
+                       "or refund not yet booked?).",
+    "CURRENCY_MISMATCH": "Check the order's currency in Entur and correct it; the amounts are compared once the "
+                         "currencies agree.",
+    "DUPLICATE": "Refund or void the surplus entry named on the row, on the side that holds it twice.",
+    "REFUND_WITHOUT_CREDIT": "Book the credit in Entur for the refunded order, or ask Vipps why the refund was "
+                             "made.",
+    "CREDIT_WITHOUT_REFUND": "Make the refund in Vipps (the customer has not had the money back), or cancel the "
+                             "Entur credit.",
+    "VAT_MISMATCH": "Correct the sale's VAT at its source (the till or shop setup) and report it to the tax "
+                    "return with the corrected figures.",
+    "BOOKING_NOT_PAID": "Check whether the journey was paid another way; otherwise claim the payment or cancel "
+                        "the booking.",
+    "BOOKING_REFUNDED_NOT_CREDITED": "Book the credit in Entur for the refunded booking.",
+    "TIMING_DIFFERENCE": "Usually nothing: check that both dates fall in the same accounting period, else accrue "
+                         "across the period end.",
+    "NOT_SETTLED": "Wait for the next funds feed; if still missing after a payout, ask Vipps MobilePay where the "
+                   "money went.",
+    "SETTLEMENT_AMOUNT_MISMATCH": "Ask Vipps MobilePay why the settled amount differs from the sale (fee, "
+                                  "partial capture?).",
+    "BALANCE_BREAK": "Pull the ledger's feed again (recon pull vipps_report --date D); if the break stays, raise "
+                     "it with Vipps MobilePay.",
 }
 # The codes that are outcomes of matching Vipps against Entur: the match rate's denominator.
 MATCHING_CODES = frozenset([*list(CODES)[:7], "TIMING_DIFFERENCE"])
@@ -61,7 +94,58 @@ MATCHING_CODES = frozenset([*list(CODES)[:7], "TIMING_DIFFERENCE"])
 # The age buckets of recon_exceptions (recon/lake/sql/exceptions.sql), youngest first.
 AGING_BUCKETS = ("0-2", "3-7", "8-30", "over 30")
 
-SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 112)
+# The "By code" sheet: each code's exceptions under their own header, with the columns shared by
+# every code, then the code's own (sql column, header, kind), then the explanation; so that it
+# prints legibly one page wide where the Mismatches table (every column of every code) cannot.
+BY_CODE_COMMON = (("exception_id", "Exception ID", "id"), ("business_date", "Business date", "date"),
+                  ("status", "Status", "text"), ("age_days", "Age (days)", "int"), ("ledger_id", "Ledger", "id"),
+                  ("currency", "Currency", "text"))
+_VIPPS_UNMATCHED = (("reference", "Reference", "id"), ("psp_reference", "pspReference", "id"),
+                    ("order_id", "Entur orderId", "id"), ("vipps_amount", "Vipps amount", "money"),
+                    ("vipps_date", "Vipps date", "date"), ("vipps_api", "Vipps API", "text"))
+_ENTUR_UNMATCHED = (("order_id", "Entur orderId", "id"), ("entur_payment_id", "Entur payment", "id"),
+                    ("entur_credit_id", "Entur credit", "id"), ("entur_transaction_id", "Entur transaction", "id"),
+                    ("entur_amount", "Entur amount", "money"), ("entur_date", "Entur date", "date"))
+_PAIR = (("reference", "Reference", "id"), ("psp_reference", "pspReference", "id"),
+         ("entur_transaction_id", "Entur transaction", "id"), ("vipps_amount", "Vipps amount", "money"),
+         ("entur_amount", "Entur amount", "money"), ("difference", DIFFERENCE, "money"))
+_BOOKING = (("booking_id", "Booking", "id"), ("order_id", "Entur orderId", "id"),
+            ("booking_amount", "Booking amount", "money"))
+BY_CODE_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "MISSING_IN_ENTUR": _VIPPS_UNMATCHED,
+    "MISSING_IN_VIPPS": _ENTUR_UNMATCHED,
+    "AMOUNT_MISMATCH": _PAIR,
+    "CURRENCY_MISMATCH": (("reference", "Reference", "id"), ("psp_reference", "pspReference", "id"),
+                          ("entur_transaction_id", "Entur transaction", "id"),
+                          ("vipps_amount", "Vipps amount", "money"),
+                          ("entur_amount", "Entur amount", "money"), ("entur_currency", "Entur currency", "text")),
+    "DUPLICATE": _PAIR,
+    "REFUND_WITHOUT_CREDIT": _VIPPS_UNMATCHED,
+    "CREDIT_WITHOUT_REFUND": _ENTUR_UNMATCHED,
+    "VAT_MISMATCH": (("psp_reference", "pspReference", "id"), ("line_id", "Line ID", "id"),
+                     ("line_gross", "Line gross", "money"), ("stated_vat", "Stated VAT", "money"),
+                     ("expected_vat", "Expected VAT", "money"),
+                     ("difference", "Difference (stated − expected)", "money")),
+    "BOOKING_NOT_PAID": _BOOKING,
+    "BOOKING_REFUNDED_NOT_CREDITED": _BOOKING,
+    "TIMING_DIFFERENCE": (("reference", "Reference", "id"), ("psp_reference", "pspReference", "id"),
+                          ("entur_transaction_id", "Entur transaction", "id"),
+                          ("vipps_amount", "Vipps amount", "money"),
+                          ("vipps_date", "Vipps date", "date"), ("entur_date", "Entur date", "date")),
+    "NOT_SETTLED": (("reference", "Reference", "id"), ("psp_reference", "pspReference", "id"),
+                    ("entry_type", "Entry type", "text"), ("vipps_amount", "Sales amount", "money"),
+                    ("difference", "Difference (not settled)", "money")),
+    "SETTLEMENT_AMOUNT_MISMATCH": (("reference", "Reference", "id"), ("psp_reference", "pspReference", "id"),
+                                   ("entry_type", "Entry type", "text"), ("vipps_amount", "Sales amount", "money"),
+                                   ("settled_amount", "Settled amount", "money"),
+                                   ("difference", "Difference (Sales − funds)", "money")),
+    "BALANCE_BREAK": (("feed", "Feed", "text"), ("psp_reference", "pspReference", "id"),
+                      ("settled_amount", "Amount", "money"), ("balance_before", "Balance before", "money"),
+                      ("previous_balance_after", "Previous balance after", "money"), ("difference", "Gap", "money")),
+}
+BY_CODE_SLOTS = 6  # own columns per code, at most
+BY_CODE_WIDTHS = (16, 13, 9, 8, 10, 11, 15, 15, 17, 15, 15, 17, 60)
+SUMMARY_WIDTHS = (32, 17, 19, 19, 15, 62, 52)
 CONTROL_WIDTHS = (28, 30, 26, 26, 22, 22, 10, 8, 60)
 
 
@@ -82,6 +166,11 @@ class ReportContext:
 
 def _auto(n: int) -> list[Column]:
     return [Column("", "auto") for _ in range(n)]
+
+
+def _note(text: str = "") -> Column:
+    """The Summary's note columns: text wrapping within the column, so it prints in full."""
+    return Column(text, "text", wrap=True)
 
 
 def _label(text: str) -> Column:
@@ -143,7 +232,7 @@ def incomplete_banner(incomplete: dict[str, str]) -> list[Block]:
                               "it are marked in the Mismatches sheet's 'Incomplete: why' column and may be caused "
                               "by the missing data. A rerun resumes where the data is safe."]]
     rows += [[f"{source} failed", None, None, None, None, why] for source, why in sorted(incomplete.items())]
-    return [Block(_auto(6), rows, header=False)]
+    return [Block([*_auto(5), _note()], rows, header=False)]
 
 
 def _code_order(code: str) -> tuple[int, str]:
@@ -232,10 +321,10 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
     for code, explanation in CODES.items():
         in_rate = "yes" if code in MATCHING_CODES else "no"
         for _, currency, n, amount in by_code.pop(code, [(code, None, 0, 0)]):
-            code_rows.append([code, n, amount, currency, in_rate, explanation])
+            code_rows.append([code, n, amount, currency, in_rate, explanation, NEXT_STEPS[code]])
     for code, rows in sorted(by_code.items()):  # a code not listed above: shown, never dropped
         for _, currency, n, amount in rows:
-            code_rows.append([code, n, amount, currency, "no", "(not a documented code)"])
+            code_rows.append([code, n, amount, currency, "no", "(not a documented code)", None])
 
     sheet_rows: list[list[Any]] = []
     for t in tables:
@@ -245,23 +334,50 @@ def write_summary(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
 
     blocks = [
         *incomplete_banner(r.incomplete),
-        Block(_auto(6), facts, header=False),
+        Block([*_auto(5), _note()], facts, header=False),
         Block([_label("Source"), Column("Records landed", "int"), Column("First business date", "date"),
-               Column("Last business date", "date"), Column("Quarantined", "int"), _label("Data from")],
+               Column("Last business date", "date"), Column("Quarantined", "int"), _note("Data from")],
               sources, title="Sources"),
+        Block([_label("Code"), Column("Count", "int"), Column("Amount", "money", currency=("Currency",)),
+               _label("Currency"), _label("In match rate"), _note("What it means"), _note("What to do next")],
+              code_rows, title="Exceptions by code (amount: the exposure, |difference| or the amount involved; "
+                               "per currency)", autofilter=True, counted=True),
         Block([_label("Code"), Column("Count", "int"), Column("Amount", "money"), _label("Currency"),
-               _label("In match rate"), _label("Explanation")], code_rows,
-              title="Exceptions by code (amount: Σ |difference|, or the amount involved)", autofilter=True,
-              counted=True),
-        Block([_label("Code"), Column("Count", "int"), Column("Amount", "money"), _label("Currency"),
-               _label("Age (days)"), _label("Business dates")], aging_rows(aging),
+               _label("Age (days)"), _note("Business dates")], aging_rows(aging),
               title="Open exceptions by age (every period; age = as-of date − business date; "
-                    "amount: Σ |difference|, or the amount involved)"),
+                    "amount: the exposure, per currency)"),
         Block([_label("Sheet"), Column("Rows", "int"), Column("Sheets", "int"), _label(""), _label(""),
-               _label("Note")], sheet_rows, title="Sheets"),
+               _note("Note")], sheet_rows, title="Sheets"),
     ]
     title = f"Reconciliation {r.date_from.isoformat()} to {r.date_to.isoformat()}"
     return book.sheet("Summary", SUMMARY_WIDTHS, blocks, title=title, index=0)
+
+
+def write_by_code(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any],
+                  index: int | None = None) -> SheetResult:
+    """Every exception of the run once, under its code: the code's own columns (BY_CODE_COLUMNS)."""
+    present = [row[0] for row in con.execute("SELECT DISTINCT code FROM recon_mismatches").fetchall()]
+    codes = [c for c in CODES if c in present] + sorted(c for c in present if c not in CODES)
+    blocks = []
+    for code in codes:
+        own = BY_CODE_COLUMNS.get(code, _PAIR)
+        fields = [*BY_CODE_COMMON, *own, *[(None, "", "text")] * (BY_CODE_SLOTS - len(own)),
+                  ("explanation", "Explanation", "text")]
+        columns = [Column(header, kind, wrap=field == "explanation",  # type: ignore[arg-type]
+                          currency=("Currency",) if kind == "money" else ())
+                   for field, header, kind in fields]
+        rows = _pick(stream_dicts(con, "by_code.sql", {**params, "code": code}), [f for f, _, _ in fields])
+        title = f"{code}: {CODES.get(code, '(not a documented code)')}"
+        blocks.append(Block(columns, rows, title=title, counted=True))
+    if not blocks:
+        blocks.append(Block([_label("")], [["no exceptions in the period"]], header=False))
+    return book.sheet("By code", BY_CODE_WIDTHS, blocks, index=index,
+                      title="Exceptions by code, each with its own columns (the same rows as the Mismatches sheet)")
+
+
+def _pick(rows: Iterator[dict[str, Any]], fields: list[str | None]) -> Iterator[list[Any]]:
+    for row in rows:
+        yield [None if field is None else row[field] for field in fields]
 
 
 def config_fingerprint(config: Config) -> str:
@@ -360,9 +476,11 @@ def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
     totals: list[list[Any]] = []
     for sheet, part in parts:
         if not sheet.money_columns:
-            totals.append([part.name, part.data_rows, part.cut_cells, None, None])
-        for column in sheet.money_columns:
-            totals.append([part.name, part.data_rows, part.cut_cells, column, part.sums.get(column, 0)])
+            totals.append([part.name, part.data_rows, part.cut_cells, None, None, None])
+        for column in sheet.money_columns:  # one row per currency: NOK and SEK are never added up
+            for (name, currency), total in sorted(part.sums.items(), key=lambda kv: (kv[0][1] or "~")):
+                if name == column:
+                    totals.append([part.name, part.data_rows, part.cut_cells, column, currency, total])
     blocks = [
         Block(_auto(4), facts, header=False),
         Block([_label("Source"), _label("Stream"), _label("Cursor before"), _label("Cursor after"),
@@ -383,7 +501,7 @@ def write_control(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, ctx: Rep
                                                                       "date_to": r.date_to})],
               title="Settlement proof per ledger (Settlement sheet: first opening + Σ movements = last closing)"),
         Block([_label("Sheet"), Column("Rows", "int"), Column("Cut cells", "int"), _label("Column"),
-               Column("Sum", "money")], totals,
-              title="Sheet totals (rows below the header; Σ of each money column, all currencies)"),
+               _label("Currency"), Column("Sum", "money")], totals,
+              title="Sheet totals (rows below the header; Σ of each money column per currency)"),
     ]
     return book.sheet("Control", CONTROL_WIDTHS, blocks, title="Control")

@@ -1,7 +1,7 @@
 """`recon report`: reconcile a period and write the workbook accountants open in the morning.
 
 The workbook is written to a temporary name in its folder and renamed, so a reader (or a sync
-to a file share) never sees half a file. Sheets: Summary, VAT, Settlement, Mismatches, Worklist,
+to a file share) never sees half a file. Sheets: Summary, VAT, Settlement, By code, Mismatches, Worklist,
 Matched (optional), Quarantine, Control; recon/reports/ holds the writer and the sheet builders.
 """
 
@@ -28,7 +28,7 @@ from recon.reports.sheets import (
     write_table,
     write_vat,
 )
-from recon.reports.summary import ReportContext, write_control, write_summary
+from recon.reports.summary import ReportContext, write_by_code, write_control, write_summary
 from recon.timeutil import today_in, zone
 
 
@@ -85,8 +85,9 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
     generated_at = datetime.now(UTC).astimezone(zone(tz)).replace(tzinfo=None, microsecond=0)
     ctx = ReportContext(config, result, tz, as_of, generated_at, settings.max_rows_per_sheet,
                         settings.include_matched, lake.run_manifests(), lake.lake_id())
-    params = {"today": as_of, "tz": tz}
-    book = ReportWorkbook(max_rows=settings.max_rows_per_sheet)
+    params = {"today": as_of, "tz": tz, "date_from": date_from, "date_to": date_to}
+    book = ReportWorkbook(max_rows=settings.max_rows_per_sheet, title="recon: reconciliation workbook",
+                          period=f"{date_from.isoformat()} to {date_to.isoformat()} (as of {as_of.isoformat()})")
     con = connect(lake)
     try:
         # As reconcile does: past the limit DuckDB spills to the lake's _tmp instead of growing.
@@ -95,7 +96,7 @@ def write_report(config: Config, date_from: date, date_to: date, *, out: Path | 
         pin_results(con, result.paths)
         pin_exceptions(con, params)
         tables = [write_vat(book, con, params), write_settlement(book, con, params),
-                  write_table(book, con, MISMATCHES, params),
+                  write_by_code(book, con, params), write_table(book, con, MISMATCHES, params),
                   write_table(book, con, worklist_sheet(settings.resolution_codes), params)]
         if settings.include_matched:
             tables.append(write_table(book, con, MATCHED, params))

@@ -11,6 +11,9 @@ here was met in a server built strictly from the public documents:
 ``vipps-has-more=forever``  past its end a Vipps feed says ``hasMore: true`` with empty pages
                             and a new cursor each time
 ``vipps-revoked=L1+L2``     these ledgers answer 404 "No such ledgerId" (consent withdrawn)
+``personal-data``           every record carries every personal field its API defines, filled,
+                            asked for or not (Vipps customer, Report API message / name /
+                            maskedPhoneNo, Entur customerNumber, Samtrafiken payer)
 
 Hostile or broken servers, for recon's HTTP hardening:
 
@@ -35,6 +38,7 @@ class Quirks:
     entur_total_pages: str = "exact"  # exact | low | growing
     vipps_has_more: str = "exact"  # exact | omit | forever
     vipps_revoked: frozenset[str] = frozenset()
+    personal_data: bool = False
     # Hostile or broken servers (recon's HTTP hardening):
     slow_body: int | None = None  # bytes per second at which data bodies are sent
     gzip_bomb: int | None = None  # MiB a data body decodes to (Content-Encoding: gzip)
@@ -56,6 +60,8 @@ def parse_quirks(spec: str | None) -> Quirks:
             values["entur_per_page_limit"] = int(value)
         elif name == "vipps-revoked":
             values["vipps_revoked"] = frozenset(filter(None, value.split("+")))
+        elif name == "personal-data" and not value:
+            values["personal_data"] = True
         elif name in _HOSTILE:
             values[name.replace("-", "_")] = _hostile(part, name, value)
         elif name in _CHOICES:
@@ -63,7 +69,7 @@ def parse_quirks(spec: str | None) -> Quirks:
                 raise ValueError(f"{part!r}: choose one of {', '.join(_CHOICES[name])}")
             values[name.replace("-", "_")] = value
         else:
-            raise ValueError(f"unknown quirk {name!r} (known: entur-per-page-limit, vipps-revoked, "
+            raise ValueError(f"unknown quirk {name!r} (known: entur-per-page-limit, vipps-revoked, personal-data, "
                              f"{', '.join(_CHOICES)}, {', '.join(_HOSTILE)})")
     return Quirks(**values)  # type: ignore[arg-type]
 

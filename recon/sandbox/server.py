@@ -264,6 +264,20 @@ def _previous_match(seq: Sequence[Any], start: int, keep: Callable[[Any], bool])
     return None
 
 
+# What the personal-data quirk fills in, per API: made-up values a test can search the lake for.
+PERSONAL_VALUES: dict[str, dict[str, Any]] = {
+    "vipps": {"customer": {"email": "kari.nordmann@example.no", "phone": "+4791234567", "name": "Kari Nordmann"}},
+    "vipps_report": {"message": "Takk for turen, hilsen Kari Nordmann", "name": "Kari Nordmann",
+                     "maskedPhoneNo": "xxxx4567"},
+    "entur": {"customerNumber": "KUNDE-4242-7311"},
+    "samtrafiken": {"payer": {"name": "Kari Nordmann", "email": "kari.nordmann@example.no"}},
+}
+
+
+def _with_personal(items: list[Any], api: str) -> list[Any]:
+    return [{**item, **PERSONAL_VALUES[api]} if isinstance(item, dict) else item for item in items]
+
+
 def _with_repeat(items: list[Any], previous: Any | None) -> list[Any]:
     """The `repeat` fault: prepend the previous page's last record (first page: its own first)."""
     if not items:
@@ -791,6 +805,8 @@ class Sandbox:
 
     def _vipps_page(self, items: list[Any], requested: int, end: int, has_more: bool) -> _Reply:
         """A feed page, with the hasMore habit the quirks ask for."""
+        if self.quirks.personal_data:
+            items = _with_personal(items, "vipps")
         body: dict[str, Any] = {"items": items, "cursor": _encode_position(end), "hasMore": has_more}
         if self.quirks.vipps_has_more == "omit":
             del body["hasMore"]
@@ -808,6 +824,8 @@ class Sandbox:
         )
         if request.repeat:
             items = _with_repeat(items, None)
+        if self.quirks.personal_data:
+            items = _with_personal(items, "vipps")
         # Same envelope as the feed (docs/apis.md §1.2 [I]); everything fits on one page.
         return _json(200, {"items": items, "cursor": _encode_position(end), "hasMore": False})
 
@@ -827,7 +845,9 @@ class Sandbox:
         return ledger, ledger.funds if topic == "funds" else ledger.fees
 
     def _report_items(self, request: _Request, items: list[Any]) -> list[Any]:
-        """GDPR fields (message, name, maskedPhoneNo) only when asked for."""
+        """GDPR fields (message, name, maskedPhoneNo) only when asked for (or always, personal-data)."""
+        if self.quirks.personal_data:
+            return _with_personal(items, "vipps_report")
         if request.arg("includeGDPRSensitiveData") == "true":
             return items
         return [{k: v for k, v in item.items() if k not in _GDPR_FIELDS} if isinstance(item, dict) else item
@@ -901,6 +921,8 @@ class Sandbox:
             total_pages = min(total_pages, 1)
         elif self.quirks.entur_total_pages == "growing":
             total_pages += page - base + 1
+        if self.quirks.personal_data:
+            items = _with_personal(items, "entur")
         return _json(200, {"items": items, "totalItems": total, "totalPages": total_pages})
 
     # -- Samtrafiken Bookings API (assumed contract, docs/apis.md §4.2) -------------------------------
@@ -941,6 +963,8 @@ class Sandbox:
             previous = _previous_match(events, start, in_window) if request.repeat else None
         if request.repeat:
             items = _with_repeat(items, previous)
+        if self.quirks.personal_data:
+            items = _with_personal(items, "samtrafiken")
         return _json(200, {"events": items, "nextCursor": _encode_position(end, urlsafe=True),
                            "hasMore": has_more})
 

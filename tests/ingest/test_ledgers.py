@@ -61,7 +61,7 @@ def test_the_cli_exits_3_naming_the_ledger(make_setup):
     proc = subprocess.run([sys.executable, "-m", "recon.cli", "pull", "vipps", "--config", str(setup.config_path)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 3
-    assert proc.stderr.splitlines()[-1].startswith("recon: error: source failed: vipps (ledger L2)")
+    assert proc.stderr.splitlines()[0].startswith("recon: error: source failed: vipps (ledger L2)")
     assert "PARTIAL" in proc.stdout
 
 

@@ -37,7 +37,7 @@ def test_a_revoked_ledger_is_reconciled_around_and_its_checks_marked_incomplete(
     proc = run(setup)
     assert proc.returncode == 3, proc.stderr
     # The Report API refuses the revoked ledger too (same consent).
-    assert proc.stderr.splitlines()[-1].startswith("recon: error: source failed: vipps (ledger L2), vipps_report "
+    assert proc.stderr.splitlines()[0].startswith("recon: error: source failed: vipps (ledger L2), vipps_report "
                                                    "(ledger L2); what landed was reconciled")
     config = setup.config()
     found = rows(config, "SELECT code, incomplete FROM recon_mismatches")

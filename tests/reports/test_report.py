@@ -19,7 +19,7 @@ from recon.lake.catalog import connect
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.reports.excel import CUT_MARKER, EXCEL_MAX_CELL, cut_text, ooxml_escape, sheet_name
-from recon.reports.sheets import MATCHED, MISMATCHES, QUARANTINE, SETTLEMENT, VAT, WORKLIST
+from recon.reports.sheets import DIFFERENCE, MATCHED, MISMATCHES, QUARANTINE, SETTLEMENT, VAT, WORKLIST
 from recon.reports.summary import CODES
 from recon.reports.workbook import default_path, write_report
 from recon.sandbox.dataset import sample_data_dir
@@ -58,30 +58,55 @@ def dec(v) -> Decimal:
 
 
 def control_totals(wb):
-    """Control's Sheet totals: {sheet: rows}, {(sheet, column): Σ}, {sheet: cut cells}."""
+    """Control's Sheet totals: {sheet: rows}, {(sheet, column, currency): Σ}, {sheet: cut cells}."""
     rows, sums, cut = {}, {}, {}
-    for sheet, n, cut_cells, column, total, *_ in block(wb["Control"], "Sheet totals")[1:]:
+    for sheet, n, cut_cells, column, currency, amount, *_ in block(wb["Control"], "Sheet totals")[1:]:
         rows[sheet], cut[sheet] = n, cut_cells
         if column:
-            sums[(sheet, column)] = dec(total)
+            assert (sheet, column, currency) not in sums  # one row per column and currency
+            sums[(sheet, column, currency)] = dec(amount)
     return rows, sums, cut
+
+
+def total(sums, sheet, column):
+    """A column's total over its currencies (for a sheet in one currency only)."""
+    return sum(v for (s, c, _), v in sums.items() if (s, c) == (sheet, column))
+
+
+def currency_of(header, row, column):
+    """The currency of a money cell: Entur amounts in the Entur currency where the row has one."""
+    for name in (["Entur currency"] if column == "Entur amount" else []) + ["Currency", "Vipps currency"]:
+        if name in header and row[header.index(name)].value:
+            return row[header.index(name)].value
+    return None
 
 
 def assert_totals_tie(wb):
     rows, sums, cut = control_totals(wb)
     checked = 0
     for ws in wb.worksheets:
-        if ws.title in ("Summary", "Control"):
+        if ws.title in ("Summary", "Control", "By code"):  # layout sheets (By code: test_print_and_codes.py)
             continue
         header, data = table(ws)
         assert rows[ws.title] == len(data), ws.title
+        money = {c for s, c, _ in sums if s == ws.title}
         for i, name in enumerate(header):
-            if (ws.title, name) in sums:
-                assert sum(dec(r[i].value) for r in data) == sums[(ws.title, name)], (ws.title, name)
-                checked += 1
+            if name not in money:
+                continue
+            per_currency = Counter()
+            for r in data:
+                if r[i].value is not None:
+                    per_currency[currency_of(header, r, name)] += dec(r[i].value)
+            found = {cur: v for (s, c, cur), v in sums.items() if (s, c) == (ws.title, name) and v}
+            assert found == {cur: v for cur, v in per_currency.items() if v}, (ws.title, name)
+            checked += 1
     codes = block(wb["Summary"], "Exceptions by code")
     assert rows["Summary"] == len(codes) - 1
-    assert sum(dec(r[2]) for r in codes[1:]) == sums[("Summary", "Amount")]
+    amounts = Counter()
+    for r in codes[1:]:
+        amounts[r[3]] += dec(r[2])
+    assert {cur: v for cur, v in amounts.items() if v} == {
+        cur: v for (s, c, cur), v in sums.items() if (s, c) == ("Summary", "Amount") and v}
     assert checked >= 7  # VAT: gross, net, VAT; Mismatches: four amounts
     return rows, sums, cut
 
@@ -107,7 +132,8 @@ def lake_query(config, sql):
 
 def test_sheets_headers_frozen_panes_and_filters(sample):
     _, report, wb = sample
-    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Worklist", "Quarantine", "Control"]
+    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "By code", "Mismatches", "Worklist", "Quarantine",
+                             "Control"]
     assert all(len(name) <= 31 for name in wb.sheetnames)
     for name in ("VAT", "Settlement", "Mismatches", "Worklist", "Quarantine"):
         ws = wb[name]
@@ -156,7 +182,7 @@ def test_cell_types_ids_amounts_dates(sample):
     major = lambda m: None if m is None else Decimal(m).scaleb(-2)  # noqa: E731
     got = sorted(((value(r[header.index("pspReference")]),
                    *(None if r[header.index(c)].value is None else dec(r[header.index(c)].value)
-                     for c in ("Vipps amount", "Entur amount", "Difference"))) for r in data), key=str)
+                     for c in ("Vipps amount", "Entur amount", DIFFERENCE))) for r in data), key=str)
     assert got == [(p, major(v), major(e), major(d)) for p, v, e, d in want]
     ages = {r[header.index("Age (days)")].value for r in data}
     assert ages <= {(TODAY - d).days for d in (date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26))}
@@ -173,9 +199,9 @@ def test_totals_tie_to_control_and_to_the_lake(sample):
     rows, sums, _ = assert_totals_tie(wb)
     assert rows["Mismatches"] == len(EXPECTED["mismatches"]) == report.reconcile.mismatches
     (diff,) = lake_query(config, "SELECT sum(difference) FROM recon_mismatches")[0]
-    assert sums[("Mismatches", "Difference")] == Decimal(diff).scaleb(-2)
+    assert total(sums, "Mismatches", DIFFERENCE) == Decimal(diff).scaleb(-2)
     (vat, n) = lake_query(config, "SELECT sum(vat), count(*) FROM vat_summary")[0]
-    assert sums[("VAT", "VAT")] == Decimal(vat).scaleb(-2) and rows["VAT"] == n
+    assert sums[("VAT", "VAT", "NOK")] == Decimal(vat).scaleb(-2) and rows["VAT"] == n
     assert rows["Quarantine"] == lake_query(config, "SELECT count(*) FROM quarantine")[0][0]
     # Landed tables on Control agree with the lake, table by table.
     landed = {(t, cur): (n, dec(amount)) for _, t, cur, n, _, amount, *_ in block(wb["Control"], "Landed tables")[1:]}
@@ -183,7 +209,7 @@ def test_totals_tie_to_control_and_to_the_lake(sample):
     assert landed[("vipps_sales_entries", "NOK")] == (entries, Decimal(gross).scaleb(-2))
     # VAT totals under the table tie to the detail above them.
     vat_rate_rows = block_rows_below(wb["VAT"], "Per VAT rate")
-    assert sum(dec(r[7]) for r in vat_rate_rows) == sums[("VAT", "VAT")]
+    assert sum(dec(r[7]) for r in vat_rate_rows) == sums[("VAT", "VAT", "NOK")]
 
 
 def block_rows_below(ws, title):
@@ -203,15 +229,18 @@ def test_summary_lists_every_code_and_ties_to_mismatches(sample):
     codes = block(ws, "Exceptions by code")
     assert codes[0][:3] == ("Code", "Count", "Amount")
     assert [r[0] for r in codes[1:]] == list(CODES)  # all 14, in the README's order
-    assert all(len(r[5]) > 30 for r in codes[1:])  # an explanation each
+    assert codes[0][5:7] == ("What it means", "What to do next")
+    assert all(len(r[5]) > 30 and len(r[6]) > 30 for r in codes[1:])  # an explanation and a next step each
     header, data = table(wb["Mismatches"])
     per_code = Counter(r[0].value for r in data)
     assert {r[0]: r[1] for r in codes[1:]} == {c: per_code.get(c, 0) for c in CODES}
     amount = Counter()
     for r in data:
         cells = {h: c.value for h, c in zip(header, r, strict=False)}
-        first = next((cells[c] for c in ("Difference", "Vipps amount", "Entur amount", "Booking amount")
-                      if cells[c] is not None), 0)
+        # The exposure: the amount involved where the amounts agree or are in two currencies.
+        columns = ("Vipps amount",) if cells["Code"] in ("CURRENCY_MISMATCH", "TIMING_DIFFERENCE") else (
+            DIFFERENCE, "Vipps amount", "Entur amount", "Booking amount")
+        first = next((cells[c] for c in columns if cells[c] is not None), 0)
         amount[cells["Code"]] += abs(dec(first))
     assert {r[0]: dec(r[2]) for r in codes[1:]} == {c: amount.get(c, Decimal(0)) for c in CODES}
     by_code = {c.code: Decimal(c.amount).scaleb(-2) for c in report.reconcile.by_code}
@@ -275,8 +304,8 @@ def test_matched_sheet_is_optional(sample, tmp_path):
     with_matched = embedded_config(tmp_path / "m", lake=config.lake, report="[report]\ninclude_matched = true")
     report = write_report(with_matched, FROM, TO, today=TODAY, out=tmp_path / "m.xlsx")
     wb = load_workbook(report.path)
-    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "Mismatches", "Worklist", "Matched", "Quarantine",
-                             "Control"]
+    assert wb.sheetnames == ["Summary", "VAT", "Settlement", "By code", "Mismatches", "Worklist", "Matched",
+                             "Quarantine", "Control"]
     header, data = table(wb["Matched"])
     assert header == [c.name for c in MATCHED.columns] and len(data) == report.reconcile.matched
     assert_totals_tie(wb)
@@ -293,7 +322,7 @@ def test_a_sheet_past_the_row_limit_continues_and_loses_no_row(sample, tmp_path)
     assert parts == ["Mismatches"] + [f"Mismatches ({i})" for i in range(2, len(parts) + 1)]
     assert len(parts) == -(-len(EXPECTED["mismatches"]) // 4)  # 4 data rows under each header
     for name in wb.sheetnames:
-        assert wb[name].max_row <= (5 if name not in ("Summary", "Control") else 10_000), name
+        assert wb[name].max_row <= (5 if name not in ("Summary", "By code", "Control") else 10_000), name
         if name.startswith(("Mismatches", "VAT", "Quarantine")):
             assert [c.value for c in wb[name][1]][:3] == [c.name for c in TABLE_SHEETS[
                 name.split(" (")[0]].columns][:3]

@@ -26,11 +26,12 @@ FROM, TO = date(2026, 10, 24), date(2026, 10, 26)
 TODAY = date(2026, 11, 23)
 HEADERS = ["Exception ID", "Code", "Status", "First seen", "Age (days)", "Aging bucket", "Business date", "Ledger",
            "Reference", "pspReference", "Entur orderId", "Entur transaction", "Entur credit", "Booking",
-           "Vipps amount", "Entur amount", "Booking amount", "Difference", "Currency", "Explanation",
+           "Vipps amount", "Entur amount", "Booking amount", "Difference (Vipps − Entur)", "Currency",
+           "Entur currency", "Explanation",
            "Resolution", "Comment", "Owner"]
 EDITABLE = ("Resolution", "Comment", "Owner")
 DEFAULT_CODES = ("explained", "corrected-in-source", "written-off", "timing-ok")
-AMOUNTS = ("Vipps amount", "Entur amount", "Booking amount", "Difference")
+AMOUNTS = ("Vipps amount", "Entur amount", "Booking amount", "Difference (Vipps − Entur)")
 
 
 # --- reading back -----------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def test_worklist_headers_are_exactly_what_resolve_reads(sample):
     ws = wb["Worklist"]
     assert [c.value for c in ws[1]] == HEADERS == [c.name for c in WORKLIST.columns]
     assert wb.sheetnames.index("Worklist") == wb.sheetnames.index("Mismatches") + 1
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:W{len(worklist(wb)) + 1}"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:X{len(worklist(wb)) + 1}"
     # The editable columns' headers are another colour; the others share the usual header fill.
     fills = {c.value: c.fill.fgColor.rgb[-6:] for c in ws[1]}
     assert {fills[h] for h in EDITABLE} == {EDITABLE_FILL}
@@ -160,7 +161,7 @@ def test_resolution_column_has_the_configured_drop_down(sample, tmp_path):
     [dv] = validations(wb["Worklist"])
     assert dv.type == "list" and dv.allow_blank and dv.showErrorMessage
     assert dv.formula1 == '"' + ",".join(DEFAULT_CODES) + '"' == '"' + ",".join(config.report.resolution_codes) + '"'
-    assert str(dv.sqref) == f"U2:U{n + 1}"  # every data row of the Resolution column, nothing else
+    assert str(dv.sqref) == f"V2:V{n + 1}"  # every data row of the Resolution column, nothing else
     assert len(wb["Worklist"].data_validations.dataValidation) == 1
     # Other codes in [report] resolution_codes: the list follows them.
     mine = embedded_config(tmp_path / "codes", lake=config.lake,
@@ -192,7 +193,8 @@ def test_a_split_worklist_has_the_drop_down_on_every_part(sample, tmp_path):
     assert [r["Exception ID"] for r in worklist(wb)] == [r["Exception ID"] for r in worklist(full)]
     for name in parts:
         [dv] = validations(wb[name])
-        assert str(dv.sqref) == f"U2:U{len(table(wb[name])[1]) + 1}"
+        n = len(table(wb[name])[1])
+        assert str(dv.sqref) == (f"V2:V{n + 1}" if n > 1 else "V2")  # one cell: Excel names it alone
 
 
 # --- Mismatches, Control, Summary ----------------------------------------------------------------------
@@ -228,18 +230,20 @@ def test_summary_ages_the_open_exceptions(sample):
     _, _, wb = sample
     rows = worklist(wb)
     aging = block(wb["Summary"], "Open exceptions by age")
-    assert aging[0] == ("Code", "Count", "Amount", "Currency", "Age (days)", "Business dates")
+    assert aging[0][:6] == ("Code", "Count", "Amount", "Currency", "Age (days)", "Business dates")
     detail = [r for r in aging[1:] if r[0] != "All codes"]
     totals = [r for r in aging[1:] if r[0] == "All codes"]
     want_n, want_amount = Counter(), Counter()
     for r in rows:
         key = (r["Code"], r["Currency"], r["Aging bucket"])
         want_n[key] += 1
-        first = next((r[h] for h in ("Difference", "Vipps amount", "Entur amount", "Booking amount")
-                      if r[h] is not None), 0)
+        # The exposure: the amount involved where the amounts agree or are in two currencies.
+        columns = ("Vipps amount",) if r["Code"] in ("CURRENCY_MISMATCH", "TIMING_DIFFERENCE") else (
+            "Difference (Vipps − Entur)", "Vipps amount", "Entur amount", "Booking amount")
+        first = next((r[h] for h in columns if r[h] is not None), 0)
         want_amount[key] += abs(minor(first))
-    assert {(c, cur, b): n for c, n, _, cur, b, _ in detail} == dict(want_n)
-    assert {(c, cur, b): minor(a) for c, _, a, cur, b, _ in detail} == dict(want_amount)
+    assert {(c, cur, b): n for c, n, _, cur, b, *_ in detail} == dict(want_n)
+    assert {(c, cur, b): minor(a) for c, _, a, cur, b, *_ in detail} == dict(want_amount)
     assert [r[4] for r in totals] == list(AGING_BUCKETS)  # every bucket, 0 where there is none
     assert sum(r[1] for r in totals) == len(rows)
     f = facts(wb["Summary"])

@@ -548,16 +548,17 @@ def test_planted_vipps_invariants_hold_except_where_planted(
     vat_rows = {m["pspReference"] for m in expected["mismatches"] if m["code"] == "VAT_MISMATCH"}
     vat_traps = {t["ids"]["pspReference"] for t in expected["not_flagged"]
                  if t["what"] in ("VAT unknown on a line", "line VAT within the 1 øre tolerance")}
-    assert len(vat_rows) == 2 and len(vat_traps) == 2
+    assert len(vat_rows) == 3 and len(vat_traps) == 2
     by_psp = {e.get("pspReference"): e for _, e in entries(ds)}
     for psp, e in by_psp.items():
         if psp not in malformed | vat_rows | vat_traps:
             check_entry(e)
-    for psp in vat_rows:  # each VAT row: a line off by > 1 øre, or Σ lines ≠ amounts.vat
-        e = by_psp[psp]
+    for psp in vat_rows:  # each VAT row: a line off by > 1 øre (its VAT, or its net + VAT against
+        e = by_psp[psp]     # its gross), or Σ lines ≠ amounts.vat
         off = [abs(l["vatAmount"] - Fraction(l["lineTotalGross"] * l["vatRate"],
                                              10_000 + l["vatRate"])) for l in e["lines"]]
-        assert max(off) > 1 or sum(l["vatAmount"] for l in e["lines"]) != e["amounts"]["vat"]
+        untied = [abs(l["lineTotalNet"] + l["vatAmount"] - l["lineTotalGross"]) for l in e["lines"]]
+        assert max(off) > 1 or max(untied) > 1 or sum(l["vatAmount"] for l in e["lines"]) != e["amounts"]["vat"]
     for psp in vat_traps:  # each trap: VAT unknown, or within tolerance and Σ consistent
         e = by_psp[psp]
         known = [l for l in e["lines"] if l["vatRate"] is not None and l["vatAmount"] is not None]

@@ -14,6 +14,7 @@ from typing import Any
 from recon.config import EnturConfig
 from recon.errors import HttpStatusError
 from recon.ingest.paging import Getter, numbered_pages
+from recon.ingest.personal import PERSONAL_FIELDS
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.validation import BadValue, boolean, currency, ident, integer, req, text, timestamp
 from recon.lake.landing import Landing
@@ -227,7 +228,8 @@ class EnturSource:
                                        page_base=self.cfg.page_base, key=record_key):
                 pages_read += 1
                 land_page(landing, page.items, normalise_and_track, kind=kind, id_keys=id_keys,
-                          context=f"{what} page {page.number}", progress=progress)
+                          context=f"{what} page {page.number}", progress=progress,
+                          personal=PERSONAL_FIELDS["entur"], keep_personal=self.cfg.land_pii)
                 if landing.pending >= self.flush_rows:
                     # Durable, but the watermark waits for the end: offset pages over a changing
                     # set are only complete once the last page has been read.
@@ -241,7 +243,8 @@ class EnturSource:
             if not params or exc.status != 400 or pages_read:
                 raise
             log.warning("entur: %s refused the filter %s=%s (%s); reading %s whole", path, params[0][0],
-                        params[0][1], exc.summary, what)
+                        params[0][1], exc.summary, what,
+                        extra={"event": "filter_refused", "source": "entur", "path": path})
             params = []
             read(params)
         landing.checkpoint()

@@ -13,6 +13,7 @@ from typing import Any
 
 from recon.config import SamtrafikenConfig
 from recon.ingest.paging import Getter, cursor_pages
+from recon.ingest.personal import PERSONAL_FIELDS
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.validation import BadValue, currency, ident, text, timestamp, vat_rate_bp
 from recon.lake.landing import Landing
@@ -21,7 +22,6 @@ from recon.money import MoneyError, parse_price
 from recon.timeutil import business_date
 
 STATUSES = {"FULFILLED", "REFUNDED", "CANCELLED"}
-PII_FIELDS = ("payer",)
 
 
 def _price(obj: dict[str, Any], key: str) -> int | None:
@@ -46,12 +46,6 @@ def _vat(items: Any) -> str:
         rate = item.get("rate", item.get("percentage"))
         out.append({"rate_bp": vat_rate_bp(rate, "vat rate"), "amount": _price(item, "amount")})
     return json.dumps(out, separators=(",", ":"))
-
-
-def without_pii(record: Any) -> Any:
-    if isinstance(record, dict) and any(k in record for k in PII_FIELDS):
-        return {k: v for k, v in record.items() if k not in PII_FIELDS}
-    return record
 
 
 def normalise_event(record: Any, raw: str, cfg: SamtrafikenConfig, seq: int) -> Parsed:
@@ -110,9 +104,9 @@ class SamtrafikenSource:
 
         for page in cursor_pages(self.api, cfg.events_path, params, cursor=before, cursor_param="after",
                                  items_key="events", cursor_key="nextCursor"):
-            items = page.items if cfg.land_pii else [without_pii(r) for r in page.items]
-            land_page(landing, items, normalise, kind="booking_event", id_keys=("eventId", "bookingId"),
-                      context=f"organization {cfg.organization_code}", progress=progress)
+            land_page(landing, page.items, normalise, kind="booking_event", id_keys=("eventId", "bookingId"),
+                      context=f"organization {cfg.organization_code}", progress=progress,
+                      personal=PERSONAL_FIELDS[self.name], keep_personal=cfg.land_pii)
             cursor = page.cursor
             if landing.pending >= self.flush_rows or not page.has_more:
                 landing.checkpoint()

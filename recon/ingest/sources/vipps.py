@@ -17,6 +17,7 @@ from recon.config import VippsConfig, VippsLedger
 from recon.errors import FatalSourceError, HttpStatusError
 from recon.ingest.http import path_segment
 from recon.ingest.paging import CursorPage, Getter, cursor_pages
+from recon.ingest.personal import PERSONAL_FIELDS
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
 from recon.lake.landing import Landing, canonical_json, content_hash
@@ -193,7 +194,8 @@ class LedgerScoped:
                 raise
             self.failed[ledger.ledger_id] = exc.summary
             log.error("%s: ledger %s not read (%s); the other ledgers go on", self.name, ledger.ledger_id,
-                      exc.summary)
+                      exc.summary, extra={"event": "ledger_failed", "source": self.name,
+                                          "ledger": ledger.ledger_id, "status": exc.status})
             return None
 
     def list_ledgers(self, landing: Landing, progress: Progress | None = None) -> tuple[VippsLedger, ...]:
@@ -243,7 +245,7 @@ class VippsSource(LedgerScoped):
               progress: Progress | None) -> None:
         land_page(landing, page.items, lambda rec, raw: normalise_entry(rec, raw, ledger),
                   kind="sales_entry", id_keys=("pspReference", "reference"), context=context,
-                  progress=progress)
+                  progress=progress, personal=PERSONAL_FIELDS["vipps"], keep_personal=self.cfg.land_pii)
 
     def pull_feed(self, landing: Landing, progress: Progress | None = None) -> dict[str, Any]:
         """Each ledger's feed from its stored cursor; the cursor moves only after a checkpoint."""

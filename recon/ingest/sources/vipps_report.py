@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
@@ -27,6 +26,7 @@ from recon.config import VippsLedger, VippsReportConfig
 from recon.errors import HttpStatusError, SourceError
 from recon.ingest.http import path_segment
 from recon.ingest.paging import Getter, cursor_pages
+from recon.ingest.personal import PERSONAL_FIELDS
 from recon.ingest.records import Parsed, Progress, land_page
 from recon.ingest.sources.vipps import LedgerScoped, entry_type_of
 from recon.ingest.validation import BadValue, currency, ident, integer, text, timestamp
@@ -45,9 +45,6 @@ KNOWN_TYPES = {
                         "top-up", "credit-note"}),
     "fees": frozenset({"capture-fee", "fees-retained", "fees-invoiced", "credit-note", "service-fee", "correction"}),
 }
-# Personal data the API sends only when asked (includeGDPRSensitiveData, which recon never sets):
-# removed before landing all the same, in case a server sends it unasked.
-GDPR_FIELDS = ("message", "name", "maskedPhoneNo")
 
 
 def _ledger_date(value: Any, ts: datetime, ledger: VippsLedger) -> date:
@@ -122,17 +119,16 @@ def _fresh(items: list[Any], last: Any) -> tuple[list[Any], Any]:
     return fresh, last
 
 
-def without_personal_data(items: Iterable[Any]) -> list[Any]:
-    return [{k: v for k, v in item.items() if k not in GDPR_FIELDS} if isinstance(item, dict) else item
-            for item in items]
-
-
 class VippsReportSource(LedgerScoped):
     name = "vipps_report"
 
     def __init__(self, cfg: VippsReportConfig, api: Getter, lake: Lake, flush_rows: int) -> None:
         super().__init__(cfg.vipps, api, lake, flush_rows)
         self.topics = cfg.topics
+        self.land_pii = cfg.land_pii
+        # Personal data is asked for only where it is to be kept; unasked, it is removed all the
+        # same should a server send it (recon.ingest.personal).
+        self.params = {"includeGDPRSensitiveData": "true"} if cfg.land_pii else {}
         self.open_dates: dict[str, dict[str, list[str]]] = {}  # ledger -> topic -> dates still open
 
     def _ledgers(self, landing: Landing, progress: Progress | None) -> tuple[VippsLedger, ...]:
@@ -144,16 +140,15 @@ class VippsReportSource(LedgerScoped):
             except SourceError as exc:
                 # Only the Settlement sheet's payout account needs it: the configured ledgers are read.
                 log.warning("%s: the ledger list could not be read (%s); reading the configured ledgers", self.name,
-                            exc)
+                            exc, extra={"event": "ledger_list_failed", "source": self.name})
         return self.ledgers(landing, progress)
 
     def _land(self, landing: Landing, items: list[Any], ledger: VippsLedger, topic: str,
               positions: list[Position], context: str, progress: Progress | None) -> None:
         where = iter(positions)
-        land_page(landing, without_personal_data(items),
-                  lambda rec, raw: normalise_report_entry(rec, raw, ledger, topic, next(where)),
+        land_page(landing, items, lambda rec, raw: normalise_report_entry(rec, raw, ledger, topic, next(where)),
                   kind=f"{topic}_entry", id_keys=("pspReference", "reference"), context=context,
-                  progress=progress)
+                  progress=progress, personal=PERSONAL_FIELDS[self.name], keep_personal=self.land_pii)
 
     def pull_feed(self, landing: Landing, progress: Progress | None = None) -> dict[str, Any]:
         """Each ledger's feeds from their stored cursors; a cursor moves only after a checkpoint."""
@@ -175,7 +170,7 @@ class VippsReportSource(LedgerScoped):
         before, seq = state.get("cursor"), int(state.get("next_seq", 0))
         cursor, last = before, None
         path = f"{REPORT_PATH}/{path_segment(ledger.ledger_id)}/{topic}/feed"
-        for page in cursor_pages(self.api, path, {}, cursor=before):
+        for page in cursor_pages(self.api, path, self.params, cursor=before):
             items, last = _fresh(page.items, last)
             positions = [Position(feed_seq=seq + i, cursor=cursor) for i in range(len(items))]
             self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} feed", progress)
@@ -198,7 +193,9 @@ class VippsReportSource(LedgerScoped):
                     if self._pull_date(landing, ledger, topic, day, progress):
                         self.open_dates.setdefault(ledger.ledger_id, {}).setdefault(topic, []).append(day.isoformat())
                         log.info("%s: ledger %s %s %s is still open (tryLater): pull it again once closed",
-                                 self.name, ledger.ledger_id, topic, day)
+                                 self.name, ledger.ledger_id, topic, day,
+                                 extra={"event": "date_open", "source": self.name, "ledger": ledger.ledger_id,
+                                        "topic": topic, "ledger_date": day.isoformat()})
 
         for ledger in self._ledgers(landing, progress):
             self._isolated(ledger, partial(one_ledger, ledger))
@@ -212,7 +209,7 @@ class VippsReportSource(LedgerScoped):
         path = f"{REPORT_PATH}/{path_segment(ledger.ledger_id)}/{topic}/dates/{day.isoformat()}"
         n, still_open, last = 0, False, None
         try:
-            for page in cursor_pages(self.api, path, {}, cursor=None, try_later_ends=False):
+            for page in cursor_pages(self.api, path, self.params, cursor=None, try_later_ends=False):
                 items, last = _fresh(page.items, last)
                 positions = [Position(date_seq=n + i) for i in range(len(items))]
                 self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} {day}",

@@ -27,8 +27,10 @@ WITH vipps_orders AS (
 ), rows AS (
     -- CURRENCY_MISMATCH, AMOUNT_MISMATCH, TIMING_DIFFERENCE: matched units whose outcome
     -- (matches.sql) is not MATCHED.
+    -- A CURRENCY_MISMATCH has no difference: amounts in two currencies are never subtracted.
     SELECT outcome AS code, kind, ledger_id, reference, psp_reference, order_id, payment_id, credit_id,
-           entur_transaction_id, vipps_amount, entur_amount, difference,
+           entur_transaction_id, vipps_amount, entur_amount,
+           CASE WHEN outcome = 'CURRENCY_MISMATCH' THEN NULL ELSE difference END AS difference,
            coalesce(vipps_currency, entur_currency) AS currency, entur_currency, vipps_date, entur_date, row_date,
            vipps_api,
            CASE outcome
@@ -101,10 +103,12 @@ WITH vipps_orders AS (
     FROM unmatched_entur AS e LEFT JOIN vipps_orders AS o ON o.order_key = e.order_key
 
     UNION ALL BY NAME
-    -- VAT_MISMATCH: the entries vat_check.sql found.
+    -- VAT_MISMATCH: the entries vat_check.sql found, with the entry's gross as its Vipps amount and
+    -- the VAT figures in columns of their own (line ID, line gross and net, stated and expected VAT).
     SELECT 'VAT_MISMATCH' AS code, 'vat' AS kind, entry_key, ledger_id, reference, psp_reference,
-           entry_vat AS vipps_amount, lines_vat AS entur_amount, entry_vat - lines_vat AS difference, currency,
-           business_date AS vipps_date, business_date AS row_date, explanation
+           entry_gross AS vipps_amount, difference, currency, business_date AS vipps_date,
+           business_date AS row_date, line_id,
+           line_total_gross AS line_gross, line_total_net AS line_net, stated_vat, expected_vat, explanation
     FROM vat_check
 
     UNION ALL BY NAME
@@ -148,7 +152,15 @@ SELECT -- The same records give the same ID in every run (macro_exception_id.sql
        -- Vipps ↔ Entur and settlement rows: which Vipps API the row's Vipps entry came from; the
        -- settlement codes' feed, entry type, settled amount (signed as sent), balances, ledger date.
        vipps_api, feed, entry_type, settled_amount, balance_before, balance_after, previous_balance_after,
-       ledger_date
+       ledger_date,
+       -- VAT_MISMATCH rows: the faulty line (none for the Σ check) and its VAT, stated and expected.
+       line_id, line_gross, line_net, stated_vat, expected_vat,
+       -- The amount at stake, ≥ 0, what the Summary adds up per code and currency: |difference|;
+       -- where the amounts agree or cannot be compared (TIMING_DIFFERENCE, CURRENCY_MISMATCH) the
+       -- amount involved, the Vipps side's; else the one amount the row has.
+       CAST(CASE WHEN code IN ('CURRENCY_MISMATCH', 'TIMING_DIFFERENCE') THEN abs(vipps_amount)
+                 ELSE abs(coalesce(difference, vipps_amount, entur_amount, booking_amount, 0)) END AS BIGINT)
+           AS exposure
 FROM rows LEFT JOIN incomplete_checks AS i USING (code)
 WHERE row_date BETWEEN $date_from AND $date_to
 ORDER BY code, business_date, ledger_id NULLS LAST, reference NULLS LAST, psp_reference NULLS LAST,

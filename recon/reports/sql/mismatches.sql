@@ -11,7 +11,7 @@ SELECT m.code, m.explanation, m.kind, m.exception_id, e.first_seen, e.status, m.
        m.vipps_date, m.entur_date, m.business_date,
        CAST($today - m.business_date AS BIGINT) AS age_days, m.provisional, m.incomplete,
        m.vipps_api, m.feed, m.entry_type, m.settled_amount, m.balance_before, m.balance_after,
-       m.previous_balance_after, m.ledger_date
+       m.previous_balance_after, m.ledger_date, m.line_id, m.line_gross, m.line_net, m.stated_vat, m.expected_vat
 FROM recon_mismatches AS m
 LEFT JOIN report_exceptions AS e USING (exception_id)
 WHERE m.file_row_number >= $first AND m.file_row_number < $first + $page

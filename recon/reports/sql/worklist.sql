@@ -4,7 +4,7 @@
 -- The three editable columns (Resolution, Comment, Owner) are written empty after these.
 SELECT exception_id, code, status, first_seen, age_days, aging_bucket, business_date, ledger_id, reference,
        psp_reference, order_id, entur_transaction_id, entur_credit_id, booking_id, vipps_amount, entur_amount,
-       booking_amount, difference, currency, explanation
+       booking_amount, difference, currency, entur_currency, explanation
 FROM report_exceptions
 WHERE worklist_row >= $first AND worklist_row < $first + $page
 ORDER BY worklist_row

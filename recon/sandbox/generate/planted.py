@@ -357,6 +357,24 @@ def _p_vat(pl: _Plant) -> None:
             "instead of rounded; |vatAmount − exact| < 1 øre, amounts.vat = Σ lines")
 
 
+def _p_vat_net(pl: _Plant) -> None:
+    """VAT_MISMATCH 3, planted last so that every record planted before it keeps its IDs."""
+    w = pl.w
+    # A line whose VAT is right for its rate but whose lineTotalNet is the net of one unit, not of
+    # the two sold: net + VAT ≠ gross, so the VAT sheet's row would not tie.
+    t = w.at(1, "13:37")
+    oid = w.order_id()
+    lines = [w.line(PRODUCTS["Paraply"], 2), w.line(PRODUCTS["Kaffe"])]
+    bad = lines[0]
+    bad["lineTotalNet"] = bad["unitPriceNet"]
+    cap = w.vipps_entry(pl.l2, oid, t, "SHOPPING_BASKET", lines=lines)
+    _entur_for(w, oid, cap, t)
+    off = bad["lineTotalGross"] - bad["lineTotalNet"] - bad["vatAmount"]
+    pl.expect("VAT_MISMATCH", f"line {bad['lineId']} (first faulty): VAT {bad['vatAmount']} is right for 25 % "
+              f"of {bad['lineTotalGross']}, but lineTotalNet {bad['lineTotalNet']} + vatAmount ≠ lineTotalGross "
+              f"(off by {off} øre > 1)", ledger=pl.l2, reference=oid, psp=cap["pspReference"])
+
+
 def _entur_for(w: World, oid: str, cap: Record, t: datetime) -> Record:
     """The Entur payment matching capture `cap` by key 1."""
     gross = cap["amounts"]["gross"]
@@ -878,7 +896,7 @@ def planted_sample(seed: int = SAMPLE_SEED) -> tuple[Dataset, dict[str, Any]]:
     for plant in (_p_missing, _p_amount_currency, _p_duplicate, _p_refunds, _p_vat,
                   _p_bookings, _p_timing, _p_partial_traps, _p_redelivery_traps,
                   _p_entur_traps, _p_booking_traps, _p_id_and_time_traps, _p_scope_traps, _p_malformed,
-                  _p_settlement, _p_epayment, _p_balance_breaks):
+                  _p_settlement, _p_epayment, _p_balance_breaks, _p_vat_net):
         plant(pl)
     ds = w.dataset()
     for step in pl.after:
