@@ -46,7 +46,7 @@ def _say_error(*messages: str, code: int) -> None:
         click.echo(f"recon: error: {message}", err=True)
         logging.getLogger("recon").error("%s", message, extra={**FILE_ONLY, "event": "command_failed",
                                                                "exit_code": code})
-    release_held()
+    release_held(failed=code == 1)  # an unexpected error: its traceback is only in the log file
 
 
 def _fail(message: str, code: int) -> None:
@@ -418,15 +418,18 @@ def status(config_path: Path | None, as_json: bool) -> None:
 @click.option("--before", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="Remove landed data dated before this day.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--force", is_flag=True, help="Prune days the nightly run still reads (re-check, settlement span).")
 @wait_option
 @handle_errors
-def prune(config_path: Path | None, before: Any, dry_run: bool, wait: float) -> None:
+def prune(config_path: Path | None, before: Any, dry_run: bool, force: bool, wait: float) -> None:
     """Remove raw data dated before a day, and quarantine landed before it (personal data and all).
 
     Every raw partition dated before --before goes (business date; the ledger list by the day it
-    was listed), and every quarantine file landed wholly before it. Results, resolutions and
-    cursors stay, so the next pull does not fetch the removed data again. Takes the lake's lock
-    and rebuilds recon.duckdb.
+    was listed) with its order lines and transactions, and every quarantine file landed wholly
+    before it. Results, resolutions and cursors stay, so the next pull does not fetch the removed
+    data again; reconciling a period that reads before the day is refused afterwards. Days the
+    nightly run still reads are refused without --force. Takes the lake's lock and rebuilds
+    recon.duckdb.
 
     \b
     Example:
@@ -434,12 +437,16 @@ def prune(config_path: Path | None, before: Any, dry_run: bool, wait: float) -> 
     """
     from recon.lake.prune import prune as prune_lake
     from recon.lake.store import Lake, new_run_id
+    from recon.reconcile.runner import earliest_read
 
     config = _load(config_path)
-    result = prune_lake(Lake(config.lake), before.date(), run_id=new_run_id(), dry_run=dry_run, wait=wait)
+    result = prune_lake(Lake(config.lake), before.date(), run_id=new_run_id(), dry_run=dry_run, wait=wait,
+                        latest=None if force else earliest_read(config))
     verb = "would remove" if dry_run else "removed"
     for table, days in sorted(result.partitions.items()):
         click.echo(f"{table}: {verb} {len(days)} partitions, {days[0]} .. {days[-1]}")
+    for table, n in sorted(result.child_rows.items()):
+        click.echo(f"{table}: {verb} {n} rows with their parents")
     if result.quarantine_files:
         click.echo(f"quarantine: {verb} {result.quarantine_files} files")
     click.echo(f"{verb} {result.files} files, {result.bytes / 1e6:.1f} MB, dated before {result.before}"
@@ -568,10 +575,14 @@ def init(path: Path, force: bool, lake: str | None) -> None:
 
 def _terminated(signum: int, frame: Any) -> None:
     """systemd stops a unit with SIGTERM: say so, then leave as a kill would (cursors are safe)."""
-    _say_error("terminated by SIGTERM; a rerun resumes where the data is safe", code=143)
-    for handler in logging.getLogger("recon").handlers:
-        handler.flush()
-    os._exit(143)
+    try:
+        _say_error("terminated by SIGTERM; a rerun resumes where the data is safe", code=143)
+        for handler in logging.getLogger("recon").handlers:
+            handler.flush()
+    except (RuntimeError, OSError):
+        pass  # the signal came in the middle of a write to the same stream: leave all the same
+    finally:
+        os._exit(143)
 
 
 def main() -> None:

@@ -247,12 +247,14 @@ class HeldHandler(logging.Handler):
         else:
             self.dropped += 1
 
-    def write_out(self, stream: TextIO) -> None:
+    def write_out(self, stream: TextIO, *, failed: bool = False) -> None:
+        """The held lines, then where the whole run is; a failure names the log file even when
+        nothing was held (its traceback, if any, is only there)."""
         with self.lock or threading.Lock():
             lines, dropped, self.lines, self.dropped = self.lines, self.dropped, [], 0
-        if not lines:
+        if not lines and not (failed and self.log_file is not None):
             return
-        text = "\n".join(lines) + "\n"
+        text = "".join(line + "\n" for line in lines)
         if dropped:
             text += f"recon: {dropped} more warnings and errors are in the log file\n"
         if self.log_file is not None:
@@ -264,11 +266,11 @@ class HeldHandler(logging.Handler):
             pass
 
 
-def release_held(stream: TextIO | None = None) -> None:
+def release_held(stream: TextIO | None = None, *, failed: bool = False) -> None:
     """Write the warnings and errors a batch run held back (after the command's own error line)."""
     for handler in logging.getLogger("recon").handlers:
         if isinstance(handler, HeldHandler):
-            handler.write_out(sys.stderr if stream is None else stream)
+            handler.write_out(sys.stderr if stream is None else stream, failed=failed)
 
 
 def setup_logging(*, run_id: str | None = None, log_format: str = "text", verbose: bool = False,

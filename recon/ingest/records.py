@@ -109,18 +109,14 @@ def land_page(
 ) -> int:
     """Normalise each record; a bad one goes to quarantine, the rest of the page lands.
 
-    The ``personal`` fields (recon.ingest.personal) are removed first unless ``keep_personal``;
-    ``_hash`` is always of the record without them."""
+    The ``personal`` fields (recon.ingest.personal) are removed first unless ``keep_personal``.
+    ``normalise`` gets the record (as kept) and the canonical JSON of the record without them."""
     n = 0
     buffered: dict[str, list[dict[str, Any]]] = {}
     for sent in records:
         n += 1
-        record = strip_personal(sent, personal)
-        if keep_personal and record is not sent:
-            hashed: str | None = canonical_json(record)
-            record = sent
-        else:
-            hashed = None
+        stripped = strip_personal(sent, personal)
+        record = sent if keep_personal else stripped
         if _deeper_than(record, MAX_DEPTH):
             # Only a cut of it is kept: encoding it whole could itself exceed the recursion limit.
             landing.quarantine(kind, "too_deep", f"the record is nested more than {MAX_DEPTH} levels deep",
@@ -129,9 +125,12 @@ def land_page(
             if progress:
                 progress.quarantined += 1
             continue
-        raw = canonical_json(record)
+        # What identifies the record (_hash, a key derived from its content) never includes its
+        # personal data, whether kept or not: switching land_pii must not make it look new.
+        identity = canonical_json(stripped)
+        raw = identity if record is stripped else canonical_json(record)
         try:
-            parsed = normalise(record, raw)
+            parsed = normalise(record, identity)
         except (BadValue, MoneyError) as exc:
             landing.quarantine(kind, exc.code, str(exc), raw, record_id=guess_id(record, *id_keys), context=context)
             if progress:
@@ -139,7 +138,7 @@ def land_page(
             continue
         if progress:
             progress.unknown.update(parsed.unknown)
-        parent = landing.stamp(parsed.row, raw, hashed)
+        parent = landing.stamp(parsed.row, raw, identity)
         buffered.setdefault(parsed.table, []).append(parent)
         for table, children in parsed.children.items():
             rows = buffered.setdefault(table, [])

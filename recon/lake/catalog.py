@@ -15,15 +15,12 @@ builds the same views in memory, so it works even while that file is locked.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
-import tempfile
-import threading
 import uuid
 from datetime import date
 from pathlib import Path
@@ -190,9 +187,10 @@ def _memory(lake: Lake) -> duckdb.DuckDBPyConnection:
 
 
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with every view of the catalog. Relative paths in a query resolve in the
-    lake folder only: DuckDB matches a glob in every folder of its search path, so the working
-    directory beside it would read a second lake's files (or the same files twice from inside it)."""
+    """An in-memory DuckDB with every view of the catalog. Relative globs in a query are matched in
+    the lake folder only (DuckDB matches a glob in every folder of its search path, so the working
+    directory beside it would read a second lake's files, or the same files twice from inside it);
+    a plain relative file name is still looked for in the working directory first."""
     con = _memory(lake)
     for stmt in view_statements(lake):
         con.execute(stmt)
@@ -223,26 +221,27 @@ def build_catalog(lake: Lake) -> Path:
     state = lake.read_state("catalog") or {}
     found = state.get("objects")
     previous: dict[str, str] = found if isinstance(found, dict) else {}
-    fresh = not final.exists()
+    found = state.get("written")
+    written: dict[str, str] = found if isinstance(found, dict) else {}
     con = _memory(lake)
     kept_aside = False
     try:
         signatures = _signatures(con, statements)
-        if fresh:  # a new lake: start from this process's last new catalog, if any (see _TEMPLATE)
-            template = _from_template(tmp, con)
-            reuse, previous = template is not None, template or {}
-        else:
-            reuse = bool(previous) and state.get("storage_version") == STORAGE_VERSION and _reusable(final, tmp, con)
+        reuse = (final.exists() and bool(previous) and state.get("storage_version") == STORAGE_VERSION
+                 and _reusable(final, tmp, con))
         if not reuse:
             tmp.unlink(missing_ok=True)
             Path(f"{tmp}.wal").unlink(missing_ok=True)
             con.execute(f"ATTACH '{_quote(str(tmp))}' AS {_BUILD} (STORAGE_VERSION '{STORAGE_VERSION}')")
         con.execute(f"USE {_BUILD}")
         con.execute("BEGIN")
-        present = _views_in_build(con) if reuse else set()
-        # A macro is one statement and one comment: always written (finding it costs more).
+        # A view is replaced where recon would now write it differently, or where the file no longer
+        # holds what recon wrote (an analyst replaced or dropped it). A macro is one statement and
+        # one comment: always written (finding it costs more).
+        present = _views_in_build(con) if reuse else {}
         changed = [name for name in statements
-                   if previous.get(name) != signatures[name] or name not in present or signatures[name][:6] == "macro:"]
+                   if previous.get(name) != signatures[name] or present.get(name) is None
+                   or present.get(name) != written.get(name) or signatures[name][:6] == "macro:"]
         if reuse:
             for name in set(previous) - set(statements):  # a view recon no longer makes
                 kind = "MACRO" if str(previous[name]).startswith("macro:") else "VIEW"
@@ -252,13 +251,12 @@ def build_catalog(lake: Lake) -> Path:
         for stmt in comment_statements(con, changed):
             con.execute(stmt)
         con.execute("COMMIT")
+        written = _views_in_build(con)
         if not reuse and final.exists():
             kept_aside = not _carry_over(con, final, snapshot, set(statements) | set(previous))
         con.execute("CHECKPOINT")
         con.execute("USE memory")
         con.execute(f"DETACH {_BUILD}")
-        if fresh:  # nothing of an analyst's in it
-            _keep_template(tmp, signatures)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -272,14 +270,15 @@ def build_catalog(lake: Lake) -> Path:
         os.replace(final, aside)
         log.warning("could not read the tables of the previous %s: it is kept as %s", CATALOG_FILE, aside)
     os.replace(tmp, final)
-    lake.write_state({"objects": signatures, "storage_version": STORAGE_VERSION}, "catalog")
+    lake.write_state({"objects": signatures, "written": written, "storage_version": STORAGE_VERSION}, "catalog")
     return final
 
 
-def _views_in_build(con: duckdb.DuckDBPyConnection) -> set[str]:
-    views = con.execute("SELECT view_name FROM duckdb_views() WHERE database_name = $db AND NOT internal",
-                        {"db": _BUILD}).fetchall()
-    return {r[0] for r in views}
+def _views_in_build(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Per view of the build's main schema, a hash of its SQL and comment as the file holds them."""
+    views = con.execute("SELECT view_name, sql, comment FROM duckdb_views() WHERE database_name = $db "
+                        "AND schema_name = 'main' AND NOT internal", {"db": _BUILD}).fetchall()
+    return {name: hashlib.sha256(json.dumps([sql, comment]).encode()).hexdigest()[:32] for name, sql, comment in views}
 
 
 def _object_name(stmt: str) -> str:
@@ -309,42 +308,16 @@ def _signatures(con: duckdb.DuckDBPyConnection, statements: dict[str, str]) -> d
     return out
 
 
-# A copy of the last catalog this process wrote for a new lake, holding recon's objects only, and
-# their signatures. The views' paths are relative and their comments the dictionary's, so the file
-# fits any lake: another new lake's first catalog starts from a copy of it and replaces only what
-# differs (a process that sets up many lakes, the test suite above all, would otherwise comment
-# every column of every one).
-_TEMPLATE: dict[str, Any] = {}
-_TEMPLATE_LOCK = threading.Lock()
-
-
-def _keep_template(built: Path, signatures: dict[str, str]) -> None:
-    with _TEMPLATE_LOCK:
-        if "dir" not in _TEMPLATE:
-            _TEMPLATE["dir"] = Path(tempfile.mkdtemp(prefix="recon-catalog-"))
-            atexit.register(shutil.rmtree, _TEMPLATE["dir"], True)
-        path = _TEMPLATE["dir"] / CATALOG_FILE
-        shutil.copyfile(built, path)
-        _TEMPLATE["signatures"] = dict(signatures)
-
-
-def _from_template(tmp: Path, con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
-    """Copy the template to ``tmp`` and attach it as the build: its signatures, or None."""
-    with _TEMPLATE_LOCK:
-        if "signatures" not in _TEMPLATE:
-            return None
-        shutil.copyfile(_TEMPLATE["dir"] / CATALOG_FILE, tmp)
-        signatures: dict[str, str] = dict(_TEMPLATE["signatures"])
-    try:
-        con.execute(f"ATTACH '{_quote(str(tmp))}' AS {_BUILD}")
-    except duckdb.Error:
-        tmp.unlink(missing_ok=True)
-        return None
-    return signatures
-
-
 # The header of a DuckDB file: "DUCK" at byte 8, then the storage format's number (64 for v1.0.0).
 _STORAGE_NUMBER = {"v1.0.0": 64}
+
+
+def _copy_with_wal(source: Path, target: Path) -> None:
+    """A DuckDB file and its write-ahead log (what an open session has not checkpointed yet)."""
+    shutil.copyfile(source, target)
+    wal = Path(f"{source}.wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(f"{target}.wal"))
 
 
 def _reusable(final: Path, tmp: Path, con: duckdb.DuckDBPyConnection) -> bool:
@@ -355,10 +328,7 @@ def _reusable(final: Path, tmp: Path, con: duckdb.DuckDBPyConnection) -> bool:
             header = fh.read(20)
         if header[8:12] != b"DUCK" or int.from_bytes(header[12:20], "little") != _STORAGE_NUMBER[STORAGE_VERSION]:
             return False
-        shutil.copyfile(final, tmp)
-        wal = Path(f"{final}.wal")
-        if wal.exists():
-            shutil.copyfile(wal, Path(f"{tmp}.wal"))
+        _copy_with_wal(final, tmp)
         con.execute(f"ATTACH '{_quote(str(tmp))}' AS {_BUILD}")
     except (OSError, duckdb.Error) as exc:
         log.warning("cannot reuse the previous %s, writing a new one: %s", final.name, str(exc).splitlines()[0])
@@ -373,10 +343,7 @@ def _carry_over(con: duckdb.DuckDBPyConnection, final: Path, snapshot: Path, our
     The previous file is copied first (with its write-ahead log) and the copy read: opening the file
     itself would fail while an analyst holds it open read-write, and would lock them out meanwhile."""
     try:
-        shutil.copyfile(final, snapshot)
-        wal = Path(f"{final}.wal")
-        if wal.exists():
-            shutil.copyfile(wal, Path(f"{snapshot}.wal"))
+        _copy_with_wal(final, snapshot)
         con.execute(f"ATTACH '{_quote(str(snapshot))}' AS {_PREVIOUS} (READ_ONLY)")
     except (OSError, duckdb.Error) as exc:
         log.warning("cannot open the previous %s: %s", final.name, str(exc).splitlines()[0])

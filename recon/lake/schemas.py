@@ -20,8 +20,8 @@ LANDING = [
     pa.field("_run_id", S, nullable=False),
     pa.field("_landed_at", TS, nullable=False),
     pa.field("_row_id", S, nullable=False),  # unique per landed row: "<run_id>:<seq>"
-    pa.field("_hash", S, nullable=False),  # content hash of the record as the API sent it
-    pa.field("_raw", S, nullable=False),  # the record's JSON as the API sent it
+    pa.field("_hash", S, nullable=False),  # content hash of the record without its personal fields
+    pa.field("_raw", S, nullable=False),  # the record's JSON as sent, personal fields removed unless land_pii
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import duckdb
 from recon.config import Config, ReconcileSettings
 from recon.errors import ConfigError
 from recon.lake.catalog import build_catalog, connect, scalar
+from recon.lake.prune import pruned_before
 from recon.lake.store import Lake, new_run_id, replace_durably
 from recon.sqlfiles import bind, sql_text
 from recon.timeutil import today_in
@@ -123,6 +124,18 @@ def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: 
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bind(sql, params))
 
 
+def read_span(settings: ReconcileSettings) -> int:
+    """How many days before a period reconcile reads (the settlement proof, the matching window)."""
+    return max(SETTLEMENT_SPAN_DAYS, settings.window_days + 1)
+
+
+def earliest_read(config: Config, today: date | None = None) -> date:
+    """The first day the nightly run still reads: before its period (yesterday and recheck_days
+    before it) by the read span. ``recon prune`` refuses to remove it."""
+    first = (today or today_in(config.reconcile.timezone)) - timedelta(days=1 + config.run.recheck_days)
+    return first - timedelta(days=read_span(config.reconcile))
+
+
 def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | None = None,
               today: date | None = None, failed: dict[str, str] | None = None) -> ReconcileResult:
     """Reconcile the period over what has landed. ``failed`` names the sources this run could not
@@ -132,6 +145,12 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
     settings = config.reconcile
     lake = Lake(config.lake)
     lake.ensure()
+    pruned = pruned_before(lake)
+    if pruned and date_from - timedelta(days=read_span(settings)) < pruned:
+        # Checks over removed data would find everything missing and clear every open exception.
+        raise ConfigError(f"the lake was pruned before {pruned}: a period from {date_from} reads back to "
+                          f"{date_from - timedelta(days=read_span(settings))}; reconcile from "
+                          f"{pruned + timedelta(days=read_span(settings))} or later")
     run_id = run_id or new_run_id()
     as_of = today or today_in(settings.timezone)
     params = {
@@ -141,7 +160,7 @@ def reconcile(config: Config, date_from: date, date_to: date, *, run_id: str | N
         "today": as_of, "lag": settings.availability_lag_days,
         "payment_types": list(settings.vipps_payment_types),
         "grace": settings.settlement_grace_days,
-        "span": max(SETTLEMENT_SPAN_DAYS, settings.window_days + 1),
+        "span": read_span(settings),
     }
     con = connect(lake)
     try:

@@ -10,12 +10,17 @@ import pytest
 from builders import embedded_config
 from lake_rows import rows
 
+from recon.errors import ConfigError
 from recon.lake.locking import lake_lock
-from recon.lake.prune import prune
+from recon.lake.prune import prune, pruned_before
 from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
+from recon.reconcile.runner import reconcile
 
 CUT = date(2026, 10, 25)
+# Payments dated on or after CUT without a transaction: pruning must not add any.
+BARE_KEPT_PAYMENTS = ("SELECT count(*) FROM raw_entur_payments p WHERE p.business_date >= DATE '2026-10-25' AND NOT "
+                      "EXISTS (SELECT 1 FROM raw_entur_payment_transactions t WHERE t._parent_row_id = p._row_id)")
 
 
 @pytest.fixture
@@ -31,6 +36,7 @@ def _dates(config, table: str) -> dict[str, int]:
 
 def test_prune_removes_only_what_is_dated_before_the_day_and_the_catalog_still_reads(pulled, tmp_path):
     before = {t: _dates(pulled, t) for t in ("vipps_sales_entries", "entur_payments", "samtrafiken_booking_events")}
+    before_orphans = rows(pulled, BARE_KEPT_PAYMENTS)
     assert all(any(d < CUT.isoformat() for d in days) and any(d >= CUT.isoformat() for d in days)
                for days in before.values())
     dry = subprocess.run([sys.executable, "-m", "recon.cli", "prune", "--config", str(pulled.path), "--before",
@@ -45,11 +51,20 @@ def test_prune_removes_only_what_is_dated_before_the_day_and_the_catalog_still_r
     assert "removed" in done.stdout.splitlines()[-1]
     for table, days in before.items():
         assert _dates(pulled, table) == {d: n for d, n in days.items() if d >= CUT.isoformat()}, table
-    # Order lines went with their entries: none is left without its parent.
-    assert rows(pulled, "SELECT count(*) FROM raw_vipps_sales_lines l ANTI JOIN raw_vipps_sales_entries e "
-                        "ON l._parent_row_id = e._row_id") == [(0,)]
+    # Children went with their parents, whatever their own date (a transaction is dated by its own
+    # time): none is left without its parent, and every kept parent kept its children.
+    for child, parent in (("vipps_sales_lines", "vipps_sales_entries"), ("entur_payment_transactions",
+                          "entur_payments"), ("entur_credit_transactions", "entur_credits")):
+        assert rows(pulled, f"SELECT count(*) FROM raw_{child} c ANTI JOIN raw_{parent} p "
+                            "ON c._parent_row_id = p._row_id") == [(0,)], child
+        assert rows(pulled, f"SELECT count(*) FROM raw_{child}")[0][0] > 0, child
+    assert rows(pulled, BARE_KEPT_PAYMENTS) == before_orphans
     again = prune(Lake(pulled.lake), CUT, run_id="again")
     assert not again.removed_anything
+    # A period that reads before the pruned day is refused: its checks would find everything gone.
+    with pytest.raises(ConfigError, match="pruned before 2026-10-25"):
+        reconcile(pulled, CUT, CUT)
+    assert pruned_before(Lake(pulled.lake)) == CUT
 
 
 def test_prune_removes_quarantine_landed_before_the_day_and_waits_for_the_lock(pulled):
@@ -59,9 +74,12 @@ def test_prune_removes_quarantine_landed_before_the_day_and_waits_for_the_lock(p
     assert kept.quarantine_files == 0 and lake.quarantine_files()
     with lake_lock(pulled.lake, "someone-else"):
         blocked = subprocess.run([sys.executable, "-m", "recon.cli", "prune", "--config", str(pulled.path),
-                                  "--before", "2100-01-01"], capture_output=True, text=True, timeout=60)
+                                  "--before", "2100-01-01", "--force"], capture_output=True, text=True, timeout=60)
     assert blocked.returncode == 4 and "someone-else" in blocked.stderr
     assert lake.quarantine_files()  # nothing was removed while another run held the lake
+    recent = subprocess.run([sys.executable, "-m", "recon.cli", "prune", "--config", str(pulled.path),
+                             "--before", "2100-01-01"], capture_output=True, text=True, timeout=60)
+    assert recent.returncode == 2 and "too recent" in recent.stderr.splitlines()[0]
     gone = prune(lake, date(2100, 1, 1), run_id="late")
     assert gone.quarantine_files > 0 and not lake.quarantine_files()
     assert rows(pulled, "SELECT count(*) FROM quarantine") == [(0,)]

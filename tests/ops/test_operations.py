@@ -72,9 +72,11 @@ def test_an_unexpected_duckdb_error_is_one_line_and_the_traceback_goes_to_the_lo
     proc = recon_cli("reconcile", "--config", str(setup.config_path), *PERIOD, env=env)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.splitlines()[-1].startswith("recon: error: unexpected ")
+    first, *_, last = proc.stderr.splitlines()
+    assert first.startswith("recon: error: unexpected ")
     logs = sorted((lake / "_logs").glob("*.log"), key=lambda p: p.stat().st_mtime)
     assert "Traceback" in logs[-1].read_text()
+    assert last == f"recon: the whole run: {logs[-1]}"  # where the traceback is
 
 
 def test_sigterm_says_so_and_exits_143(make_setup):
