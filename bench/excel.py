@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import re
-import resource
 import shutil
 import tempfile
 import time
@@ -30,6 +29,8 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from _measure import peak_rss_mb
 
 
 def generate(path: Path, rows: int) -> None:
@@ -138,19 +139,6 @@ def written_cells(xlsx: str) -> int:
                     count += data.count(b"<c ") + data.count(b"<c>")
                     tail = data[-2:]
     return count
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: on Linux ru_maxrss of a spawned child
-    starts from the parent's RSS at fork time (the parent here just ran DuckDB to generate)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(args: tuple[str, str, str, int], queue: mp.Queue[tuple[float, int, int, float, int]]) -> None:

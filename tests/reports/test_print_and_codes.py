@@ -8,10 +8,9 @@ import json
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+from lake_rows import rows as lake_query
 from sheet_reading import block, blocks
 
-from recon.lake.catalog import connect
-from recon.lake.store import Lake
 from recon.reports.sheets import DIFFERENCE, VAT_UNKNOWN
 from recon.reports.summary import BY_CODE_COLUMNS, CODES, NEXT_STEPS
 from recon.sandbox.dataset import sample_data_dir
@@ -33,14 +32,6 @@ def rows_of(ws):
             break
         out.append(dict(zip(header, r, strict=False)))
     return header, out
-
-
-def lake_query(config, sql):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_sheet_prints_a4_landscape_one_page_wide_with_header_and_footer(sample):

@@ -10,13 +10,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from builders import booking_event, embedded_config, entur_credit, entur_payment, small_dataset, vipps_entry
+from lake_rows import rows as lake_query
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 from sheet_reading import block, facts
 
 from recon.errors import ConfigError
-from recon.lake.catalog import connect
-from recon.lake.store import Lake
 from recon.ops.sandboxed import pull
 from recon.reports.excel import CUT_MARKER, EXCEL_MAX_CELL, cut_text, ooxml_escape, sheet_name
 from recon.reports.sheets import DIFFERENCE, MATCHED, MISMATCHES, QUARANTINE, SETTLEMENT, VAT, WORKLIST
@@ -118,14 +117,6 @@ def mismatch_rows(wb):
         if ws.title == "Mismatches" or ws.title.startswith("Mismatches ("):
             out.extend(tuple(value(c) for c in r) for r in table(ws)[1])
     return out
-
-
-def lake_query(config, sql):
-    con = connect(Lake(config.lake))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # --- the sample workbook --------------------------------------------------------------------------
