@@ -454,7 +454,7 @@ def disk_trouble(root: Path, sizes: Sizes) -> dict[str, Any]:
         world.outputs.append(full.stdout + full.stderr)
         after_failure = _state(config.lake)
         clean_failure = (full.returncode == 1 and "Traceback" not in full.stderr
-                         and full.stderr.strip().splitlines()[-1].startswith("recon: error:"))
+                         and full.stderr.strip().splitlines()[0].startswith("recon: error:"))
         recovered = world.recon("pull", "--config", str(cfg))
         final = fingerprint(config)
         missing, extra = lost_and_extra(clean, final)
