@@ -1,4 +1,4 @@
-"""Reading the workbook's layout sheets back in tests: blocks under titles, and the fact rows."""
+"""Reading the workbook back in tests: table sheets as dicts, blocks under titles, and the fact rows."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ def facts(ws):
             break
         out.setdefault(row[0], row[1:])
     return out
+
+
+def table(ws):
+    """Header and data rows (as {header: value}) of a table sheet, up to the first blank row."""
+    rows = list(ws.iter_rows(values_only=True))
+    header = list(rows[0])
+    data = []
+    for row in rows[1:]:
+        if all(v is None for v in row):
+            break
+        data.append(dict(zip(header, row, strict=False)))
+    return header, data

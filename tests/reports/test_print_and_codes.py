@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 
 from lake_rows import rows as lake_query
-from sheet_reading import block, blocks
+from sheet_reading import block, blocks, table
 
 from recon.reports.sheets import DIFFERENCE, VAT_UNKNOWN
 from recon.reports.summary import BY_CODE_COLUMNS, CODES, NEXT_STEPS
@@ -20,18 +20,6 @@ EXPECTED = json.loads((sample_data_dir() / "expected.json").read_text())
 
 def dec(v) -> Decimal:
     return Decimal(repr(v)) if isinstance(v, float) else Decimal(v or 0)
-
-
-def rows_of(ws):
-    """Header and data rows (as {header: value}) of a table sheet, up to the first blank row."""
-    rows = list(ws.iter_rows(values_only=True))
-    header = list(rows[0])
-    out = []
-    for r in rows[1:]:
-        if all(v is None for v in r):
-            break
-        out.append(dict(zip(header, r, strict=False)))
-    return header, out
 
 
 def test_every_sheet_prints_a4_landscape_one_page_wide_with_header_and_footer(sample):
@@ -52,7 +40,7 @@ def test_every_sheet_prints_a4_landscape_one_page_wide_with_header_and_footer(sa
 
 def test_vat_rows_tie_or_say_why_and_the_unknown_entries_are_listed(sample):
     config, _, wb = sample
-    header, rows = rows_of(wb["VAT"])
+    header, rows = table(wb["VAT"])
     assert header[-2:] == ["Gross − Net − VAT", "Check"]
     for r in rows:
         if r["VAT rate"] == "not reported by Vipps":
@@ -94,7 +82,7 @@ def test_vat_rows_tie_or_say_why_and_the_unknown_entries_are_listed(sample):
 
 def test_vat_mismatch_rows_have_their_own_columns(sample):
     _, _, wb = sample
-    _, rows = rows_of(wb["Mismatches"])
+    _, rows = table(wb["Mismatches"])
     vat = {r["pspReference"]: r for r in rows if r["Code"] == "VAT_MISMATCH"}
     assert set(vat) == {m["pspReference"] for m in EXPECTED["mismatches"] if m["code"] == "VAT_MISMATCH"}
     for r in vat.values():
@@ -143,7 +131,7 @@ def test_summary_exposure_explanations_and_next_steps(sample):
         assert want > 0 and dec(per[code][2]) == Decimal(want).scaleb(-2)
     assert lake_query(config, "SELECT count(*) FROM recon_mismatches WHERE code = 'CURRENCY_MISMATCH' "
                               "AND difference IS NOT NULL")[0][0] == 0  # NOK − SEK is no difference
-    header, _ = rows_of(wb["Mismatches"])
+    header, _ = table(wb["Mismatches"])
     assert DIFFERENCE == "Difference (Vipps − Entur)" and DIFFERENCE in header
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import duckdb
 from builders import embedded_config
 from openpyxl import load_workbook
-from sheet_reading import block, facts
+from sheet_reading import block, facts, table
 
 from recon.lake.catalog import connect, exceptions_sql
 from recon.lake.resolutions import append_resolutions
@@ -35,18 +35,6 @@ AMOUNTS = ("Vipps amount", "Entur amount", "Booking amount", "Difference (Vipps 
 
 
 # --- reading back -----------------------------------------------------------------------------------
-
-def table(ws):
-    """Header and data rows (as {header: value}) of a table sheet, up to the first blank row."""
-    rows = list(ws.iter_rows(values_only=True))
-    header = list(rows[0])
-    data = []
-    for row in rows[1:]:
-        if all(v is None for v in row):
-            break
-        data.append(dict(zip(header, row, strict=False)))
-    return header, data
-
 
 def worklist(wb):
     """Every Worklist row, over Worklist, Worklist (2), …"""
