@@ -125,14 +125,14 @@ class RunIdFilter(logging.Filter):
 # ``extra={**FILE_ONLY, ...}``: an event for the run's log file, not for stderr (the one-line error
 # the CLI writes there itself, a traceback whose one line the CLI already showed).
 FILE_ONLY: dict[str, Any] = {"file_only": True}
-_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message", "asctime", "run_id", "file_only", "taskName"}
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     """The structured fields a call site passed with ``extra=`` (event, source, counts), redacted."""
     return {key: redact_all(value) for key, value in record.__dict__.items()
-            if key not in _RECORD_ATTRS and not key.startswith("_")}
+            if key not in RECORD_ATTRS and not key.startswith("_")}
 
 
 class ConsoleFilter(logging.Filter):

@@ -20,7 +20,6 @@ from recon.ingest.sources.entur import EnturSource
 from recon.ingest.sources.samtrafiken import SamtrafikenSource
 from recon.ingest.sources.vipps import LedgerScoped, VippsSource
 from recon.ingest.sources.vipps_report import VippsReportSource
-from recon.lake.catalog import build_catalog
 from recon.lake.landing import Landing
 from recon.lake.store import Lake, new_run_id
 from recon.logs import one_line, redact, redact_all
@@ -99,10 +98,35 @@ def pull(
     lake = Lake(config.lake)
     lake.ensure()
     flush_rows = config.flush_rows
-    results: list[SourceResult] = []
     started = datetime.now(UTC)
     if secrets is None:
         secrets = secrets_from_env(config, wanted)
+    if parallel and len(wanted) > 1 and transport is None:
+        # Sources are independent (own client, own landing, own state): in processes, their
+        # network waits overlap and their normalising runs on every core (recon.ingest.processes).
+        from recon.ingest.processes import pull_in_processes
+
+        results = pull_in_processes(wanted, config, secrets, run_id, flush_rows, request, on_progress)
+    else:
+        results = _pull_in_threads(wanted, config, secrets, lake, run_id, flush_rows, request, on_progress,
+                                   transport, parallel)
+    result = PullResult(run_id, results)
+    lake.write_state({
+        "run_id": run_id, "kind": "pull", "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(), "ok": result.ok,
+        "sources": [redact_all(asdict(r)) for r in results],
+    }, "runs", run_id)
+    from recon.lake.catalog import build_catalog  # here: a pull's child processes need no DuckDB
+
+    build_catalog(lake)
+    return result
+
+
+def _pull_in_threads(wanted: list[str], config: Config, secrets: Secrets, lake: Lake, run_id: str,
+                     flush_rows: int, request: PullRequest, on_progress: Callable[[str, Progress], None] | None,
+                     transport: httpx.BaseTransport | None, parallel: bool) -> list[SourceResult]:
+    """One source after another, or side by side in threads (a given transport, such as a test's
+    MockTransport, cannot be handed to another process)."""
     clients = build_clients(config, wanted, secrets, run_id=run_id, transport=transport)
 
     def one(name: str) -> SourceResult:
@@ -110,23 +134,12 @@ def pull(
 
     try:
         if parallel and len(wanted) > 1:
-            # Sources are independent (own client, own landing, own state): their network
-            # waits overlap.
             with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="pull") as pool:
-                results.extend(pool.map(one, wanted))
-        else:
-            results.extend(one(name) for name in wanted)
+                return list(pool.map(one, wanted))
+        return [one(name) for name in wanted]
     finally:
         for client in clients.values():
             client.close()
-    result = PullResult(run_id, results)
-    lake.write_state({
-        "run_id": run_id, "kind": "pull", "started_at": started.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(), "ok": result.ok,
-        "sources": [redact_all(asdict(r)) for r in results],
-    }, "runs", run_id)
-    build_catalog(lake)
-    return result
 
 
 def _ledger_failures(result: SourceResult, src: LedgerScoped) -> None:

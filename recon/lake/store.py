@@ -9,6 +9,7 @@ a file and a crash leaves at most a stale temporary file (removed by the next ru
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -22,7 +23,8 @@ from typing import Any
 # between writing and renaming one file).
 _STALE_TMP_SECONDS = 3600
 
-# Sources land in parallel threads of one process (other processes wait for the lake lock).
+# Sources land side by side, in threads of one process or in child processes of one run (other
+# runs wait for the lake lock): the clock is read and advanced under both locks.
 _CLOCK_LOCK = threading.Lock()
 
 # The reconcile results, one Parquet file per run; the catalog shows the latest under these names.
@@ -107,7 +109,9 @@ class Lake:
         ``_landed_at`` orders versions of a record (the latest landed wins), so it must only move
         forward: after an NTP step of an hour back, the next landing is still the later one.
         """
-        with _CLOCK_LOCK:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with _CLOCK_LOCK, open(self.state_dir / "landing_clock.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             state = self.read_state("landing_clock")
             now = datetime.now(UTC)
             if state and state.get("last"):
