@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from logging.handlers import QueueHandler
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from recon.ingest.records import Progress
 from recon.logs import RECORD_ATTRS, redact, redact_all, register_secret
@@ -32,8 +32,8 @@ from recon.logs import RECORD_ATTRS, redact, redact_all, register_secret
 if TYPE_CHECKING:
     from recon.config import Config
     from recon.ingest.clients import Secrets
-    from recon.ingest.pull import PullRequest, SourceResult
 
+R = TypeVar("R")
 log = logging.getLogger("recon.pull")
 
 _events: Any = None  # in each child, set by _start_child
@@ -81,10 +81,9 @@ def _start_child(events: Any, level: int, alive: Any) -> None:
     root.addHandler(_RedactedQueueHandler(events))
 
 
-def _pull_in_child(name: str, config: Config, secrets: Secrets, run_id: str, flush_rows: int,
-                   request: PullRequest, report_progress: bool) -> SourceResult:
+def _pull_in_child(name: str, pull_one: Callable[..., R], config: Config, secrets: Secrets, run_id: str,
+                   flush_rows: int, request: Any, report_progress: bool) -> R:
     from recon.ingest.clients import build_clients
-    from recon.ingest.pull import _pull_source
     from recon.lake.store import Lake
 
     for secret in (secrets.vipps, secrets.entur, secrets.samtrafiken_key):
@@ -96,8 +95,8 @@ def _pull_in_child(name: str, config: Config, secrets: Secrets, run_id: str, flu
 
     api = build_clients(config, [name], secrets, run_id=run_id)[name]
     try:
-        return _pull_source(name, config, api, Lake(config.lake), run_id, flush_rows, request,
-                            on_page if report_progress else None)
+        return pull_one(name, config, api, Lake(config.lake), run_id, flush_rows, request,
+                        on_page if report_progress else None)
     finally:
         api.close()
 
@@ -131,12 +130,11 @@ def _quiet_resource_tracker() -> None:
     resource_tracker.ensure_running()
 
 
-def pull_in_processes(wanted: list[str], config: Config, secrets: Secrets, run_id: str, flush_rows: int,
-                      request: PullRequest,
-                      on_progress: Callable[[str, Progress], None] | None) -> list[SourceResult]:
-    """``_pull_source`` for each source in a process of its own; results in the order asked."""
-    from recon.ingest.pull import SourceResult
-
+def pull_in_processes(wanted: list[str], pull_one: Callable[..., R], broken: Callable[[str, str], R],
+                      config: Config, secrets: Secrets, run_id: str, flush_rows: int, request: Any,
+                      on_progress: Callable[[str, Progress], None] | None) -> list[R]:
+    """``pull_one`` (recon.ingest.pull's, passed in by reference) for each source in a process of
+    its own; results in the order asked, ``broken(source, why)`` for a child that died."""
     # Not fork: the parent may hold threads and their locks. A fork server imports the pull's
     # modules once (about a second) and forks each child from there, instead of a fresh
     # interpreter importing them again per source.
@@ -147,11 +145,11 @@ def pull_in_processes(wanted: list[str], config: Config, secrets: Secrets, run_i
     alive, keep_alive = ctx.Pipe(duplex=False)  # see _watch_parent
     relay = threading.Thread(target=_relay, args=(events, on_progress), name="pull-relay", daemon=True)
     relay.start()
-    results: list[SourceResult] = []
+    results: list[R] = []
     try:
         with ProcessPoolExecutor(max_workers=len(wanted), mp_context=ctx, initializer=_start_child,
                                  initargs=(events, logging.getLogger("recon").getEffectiveLevel(), alive)) as pool:
-            futures = [pool.submit(_pull_in_child, name, config, secrets, run_id, flush_rows, request,
+            futures = [pool.submit(_pull_in_child, name, pull_one, config, secrets, run_id, flush_rows, request,
                                    on_progress is not None) for name in wanted]
             for name, future in zip(wanted, futures, strict=True):
                 try:
@@ -161,8 +159,7 @@ def pull_in_processes(wanted: list[str], config: Config, secrets: Secrets, run_i
                     # cursor was committed only after that, so the rerun resumes there.
                     log.error("%s: the pull's process ended unexpectedly (%s)", name, exc,
                               extra={"event": "source_failed", "source": name})
-                    results.append(SourceResult(name, ok=False, outcome="failed",
-                                                error=f"the pull's process ended unexpectedly ({exc})"))
+                    results.append(broken(name, f"the pull's process ended unexpectedly ({exc})"))
     finally:
         keep_alive.close()
         events.put(None)

@@ -106,7 +106,8 @@ def pull(
         # network waits overlap and their normalising runs on every core (recon.ingest.processes).
         from recon.ingest.processes import pull_in_processes
 
-        results = pull_in_processes(wanted, config, secrets, run_id, flush_rows, request, on_progress)
+        results = pull_in_processes(wanted, _pull_source, _broken, config, secrets, run_id, flush_rows, request,
+                                    on_progress)
     else:
         results = _pull_in_threads(wanted, config, secrets, lake, run_id, flush_rows, request, on_progress,
                                    transport, parallel)
@@ -120,6 +121,10 @@ def pull(
 
     build_catalog(lake)
     return result
+
+
+def _broken(source: str, why: str) -> SourceResult:
+    return SourceResult(source, ok=False, outcome="failed", error=why)
 
 
 def _pull_in_threads(wanted: list[str], config: Config, secrets: Secrets, lake: Lake, run_id: str,
