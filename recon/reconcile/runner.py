@@ -9,6 +9,7 @@ those names and every run under ``<name>_history``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,30 +34,33 @@ MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql", "macr
 # each entry of the period, when payouts are at most a month apart.
 SETTLEMENT_SPAN_DAYS = 31
 
-# Temp tables in dependency order: name -> SQL file.
+# Temp tables in dependency order: name -> SQL file. The settlement and VAT steps come first, so that
+# the Report API's funds and fees and the order lines are dropped before the matching builds its own.
 STEPS = [
     ("stg_vipps_entries", "stg_vipps_entries.sql"),
     ("stg_vipps_lines", "stg_vipps_lines.sql"),
-    ("stg_payment_transactions", "stg_payment_transactions.sql"),
-    ("stg_credit_transactions", "stg_credit_transactions.sql"),
     ("stg_vipps_funds", "stg_vipps_funds.sql"),
     ("stg_vipps_fees", "stg_vipps_fees.sql"),
+    ("balance_check", "balance_check.sql"),
+    ("settlement_fees", "settlement_fees.sql"),
     ("stg_vipps_sales_settle", "stg_vipps_sales_settle.sql"),
+    ("settlement_check", "settlement_check.sql"),
     ("vipps_side", "vipps_side.sql"),
+    ("settlement", "settlement_summary.sql"),
+    ("vat_check", "vat_check.sql"),
+    ("vat", "vat_summary.sql"),
+    ("stg_payment_transactions", "stg_payment_transactions.sql"),
+    ("stg_credit_transactions", "stg_credit_transactions.sql"),
     ("entur_side", "entur_side.sql"),
     ("key1", "key1.sql"),
     ("duplicates", "duplicates.sql"),
     ("key2", "key2.sql"),
     ("matches", "matches.sql"),
-    ("vat_check", "vat_check.sql"),
     ("booking_check", "bookings.sql"),
-    ("settlement_check", "settlement_check.sql"),
-    ("balance_check", "balance_check.sql"),
     ("mismatches", "mismatches.sql"),
-    ("vat", "vat_summary.sql"),
-    ("settlement", "settlement_summary.sql"),
-    ("settlement_fees", "settlement_fees.sql"),
 ]
+# The steps whose tables the runner reads after the steps (the result files and the figures).
+RESULT_STEPS = {"matches", "mismatches", "vat", "settlement", "settlement_fees"}
 
 
 @dataclass
@@ -119,9 +123,30 @@ def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: 
     con.execute("CREATE OR REPLACE TEMP TABLE vat_rates (currency VARCHAR, rate_bp BIGINT)")
     if rates:
         con.executemany("INSERT INTO vat_rates VALUES (?, ?)", rates)
-    for name, path in STEPS:
+    # Intermediates are unordered sets: DuckDB need not keep their rows in order (less memory, more
+    # parallel). The result tables are sorted by their own ORDER BY and must stay so in the files.
+    last_read = _last_reads()
+    for i, (name, path) in enumerate(STEPS):
         sql = sql_text("recon.reconcile", path)
+        ordered = "true" if name in RESULT_STEPS else "false"
+        con.execute(f"SET preserve_insertion_order = {ordered}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bind(sql, params))
+        # An intermediate no later step reads is dropped at once, so memory holds only what is still needed.
+        for done in [t for t, last in last_read.items() if last == i and t not in RESULT_STEPS]:
+            con.execute(f"DROP TABLE {done}")
+    con.execute("SET preserve_insertion_order = true")
+
+
+def _last_reads() -> dict[str, int]:
+    """Per step's table, the index of the last step whose SQL reads it (its own, if none does)."""
+    last = {}
+    for i, (name, _path) in enumerate(STEPS):
+        last[name] = i
+        code = re.sub(r"--[^\n]*", "", sql_text("recon.reconcile", STEPS[i][1]))
+        for table, _ in STEPS[:i]:
+            if re.search(rf"\b{table}\b", code):
+                last[table] = i
+    return last
 
 
 def read_span(settings: ReconcileSettings) -> int:

@@ -2,17 +2,7 @@
 -- currency, dates, ledger and a human explanation. A row belongs to the period of its earliest
 -- business date, so no exception is reported by two periods. Each branch below is named by the
 -- code(s) it writes; the branches are combined BY NAME, so a column a branch does not name is NULL.
-WITH vipps_orders AS (
-    -- Orders of the Sales entries (every payment type) and of the funds-only entries (vipps_side).
-    SELECT strip_ref(reference, $prefix, $suffix) AS order_key, min(ledger_id) AS ledger_id,
-           min(reference) AS reference
-    FROM (SELECT ledger_id, reference FROM stg_vipps_entries
-          UNION ALL SELECT ledger_id, reference FROM vipps_side WHERE vipps_api = 'report')
-    GROUP BY 1
-), entur_orders AS (
-    SELECT DISTINCT order_id FROM raw_entur_payments WHERE order_id IS NOT NULL
-    UNION SELECT order_id FROM raw_entur_credits WHERE order_id IS NOT NULL
-), matched_vipps AS (
+WITH matched_vipps AS (
     SELECT vipps_id FROM key1
     UNION ALL SELECT vipps_id FROM key2 WHERE vipps_id IS NOT NULL
     UNION ALL SELECT id FROM duplicates WHERE side = 'vipps'
@@ -24,6 +14,26 @@ WITH vipps_orders AS (
     SELECT v.* FROM vipps_side AS v ANTI JOIN matched_vipps AS m ON m.vipps_id = v.vipps_id
 ), unmatched_entur AS (
     SELECT e.* FROM entur_side AS e ANTI JOIN matched_entur AS m ON m.entur_id = e.entur_id
+), vipps_rows AS (
+    -- The Vipps entries that get a row of their own (and the Entur order of theirs, if any).
+    SELECT v.* FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.id = v.vipps_id
+    UNION ALL SELECT * FROM unmatched_vipps
+), entur_rows AS (
+    SELECT e.* FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.id = e.entur_id
+    UNION ALL SELECT * FROM unmatched_entur
+), vipps_orders AS (
+    -- Orders of the Sales entries (every payment type) and of the funds-only entries (vipps_side),
+    -- for the Entur rows only (the few that need one: every other order is never looked up).
+    SELECT order_key, min(ledger_id) AS ledger_id, min(reference) AS reference
+    FROM (SELECT strip_ref(reference, $prefix, $suffix) AS order_key, ledger_id, reference FROM stg_vipps_entries
+          UNION ALL SELECT order_key, ledger_id, reference FROM vipps_side WHERE vipps_api = 'report')
+    SEMI JOIN entur_rows AS e USING (order_key)
+    GROUP BY 1
+), entur_orders AS (
+    -- Every Entur order ever landed (whenever it was made) that a Vipps row names.
+    SELECT DISTINCT order_id
+    FROM (SELECT order_id FROM raw_entur_payments UNION ALL SELECT order_id FROM raw_entur_credits)
+    SEMI JOIN vipps_rows AS v ON v.order_key = order_id
 ), rows AS (
     -- CURRENCY_MISMATCH, AMOUNT_MISMATCH, TIMING_DIFFERENCE: matched units whose outcome
     -- (matches.sql) is not MATCHED.

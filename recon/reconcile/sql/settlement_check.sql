@@ -27,10 +27,13 @@ WITH latest AS (
     WHERE s.psp_reference IS NOT NULL AND s.business_date BETWEEN $date_from AND $date_to
       AND upper(coalesce(s.payment_type, '')) <> 'CASH'
 ), funds AS (
+    -- Only the funds entries of the Sales entries checked (the others are never looked up).
     SELECT ledger_id, entry_type, psp_reference, count(*) AS funds_entries,
            CAST(sum(amount) AS BIGINT) AS settled_amount, CAST(sum(abs(amount)) AS BIGINT) AS settled_abs,
            min(ledger_date) AS ledger_date
-    FROM stg_vipps_funds
+    FROM stg_vipps_funds AS f
+    SEMI JOIN sales AS s
+        ON s.ledger_id = f.ledger_id AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference
     WHERE entry_type IN ('capture', 'refund') AND psp_reference IS NOT NULL
     GROUP BY ALL
 ), unsettled AS (

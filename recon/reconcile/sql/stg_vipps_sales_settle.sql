@@ -8,13 +8,24 @@
 -- here, and nothing at all for a ledger without funds.
 WITH ledgers AS (
     SELECT DISTINCT ledger_id FROM raw_vipps_funds_entries WHERE business_date >= $date_from - $span
-), beyond AS (
+), landed AS NOT MATERIALIZED (
     SELECT entry_key, ledger_id, entry_type, psp_reference, reference, currency, payment_type, gross,
-           business_date, _row_id
+           business_date, _row_id, _hash, _landed_at
     FROM raw_vipps_sales_entries SEMI JOIN ledgers USING (ledger_id)
     WHERE (business_date BETWEEN $date_from - $span AND $date_from - $window - 1
            OR business_date BETWEEN $date_to + $window + 1 AND $date_to + $span)
       AND entry_type IN ('capture', 'refund')
+), repeated AS (
+    -- Almost every entry lands once: only the ones landed again are ranked.
+    SELECT entry_key, _hash FROM landed GROUP BY entry_key, _hash HAVING count(*) > 1
+), beyond AS (
+    SELECT * EXCLUDE (_hash, _landed_at) FROM landed
+    ANTI JOIN repeated AS r
+        ON r.entry_key IS NOT DISTINCT FROM landed.entry_key AND r._hash IS NOT DISTINCT FROM landed._hash
+    UNION ALL
+    SELECT * EXCLUDE (_hash, _landed_at) FROM landed
+    SEMI JOIN repeated AS r
+        ON r.entry_key IS NOT DISTINCT FROM landed.entry_key AND r._hash IS NOT DISTINCT FROM landed._hash
     QUALIFY row_number() OVER (PARTITION BY entry_key, _hash ORDER BY landing_seq(_landed_at, _row_id)) = 1
 ), entries AS (
     SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,

@@ -1,0 +1,73 @@
+-- NOT_SETTLED and SETTLEMENT_AMOUNT_MISMATCH (their rows are written by mismatches.sql): each Sales
+-- API capture and refund of the period with a pspReference (every payment type: mPOS card money
+-- settles through Vipps too; cash has no pspReference and is never checked, nor is an entry of
+-- payment type CASH that carries one), looked up in its ledger's funds feed by (ledger, entry
+-- type, pspReference).
+--   NOT_SETTLED                 no funds entry, although the entry's business date is at least
+--                               $grace days (reconcile.settlement_grace_days) before the latest
+--                               ledger date landed from that ledger's funds feed. A ledger with no
+--                               funds landed is not checked.
+--   SETTLEMENT_AMOUNT_MISMATCH  its funds entries' absolute amount differs from the Sales gross
+--                               (amounts.gross, else the sum of its lines; absolute) by more than
+--                               $tolerance. A Sales entry with neither gross nor lines (amounts
+--                               "when available") cannot be compared and is not flagged.
+WITH latest AS (
+    -- The latest ledger date landed from each ledger's funds feed (any entry type). An entry's
+    -- business date is never before its ledger date, and only ledger dates from the period's start
+    -- on can decide, so older partitions are not read.
+    SELECT ledger_id, max(ledger_date) AS latest_ledger_date
+    FROM raw_vipps_funds_entries
+    WHERE business_date >= $date_from - 1
+    GROUP BY ledger_id
+), sales AS (
+    -- Ledgers with no funds landed are not checked (nor read).
+    SELECT s.*
+    FROM stg_vipps_sales_settle AS s
+    SEMI JOIN (SELECT ledger_id FROM latest UNION SELECT ledger_id FROM stg_vipps_funds) AS l USING (ledger_id)
+    WHERE s.psp_reference IS NOT NULL AND s.business_date BETWEEN $date_from AND $date_to
+      AND upper(coalesce(s.payment_type, '')) <> 'CASH'
+), funds AS (
+    SELECT ledger_id, entry_type, psp_reference, count(*) AS funds_entries,
+           CAST(sum(amount) AS BIGINT) AS settled_amount, CAST(sum(abs(amount)) AS BIGINT) AS settled_abs,
+           min(ledger_date) AS ledger_date
+    FROM stg_vipps_funds
+    WHERE entry_type IN ('capture', 'refund') AND psp_reference IS NOT NULL
+    GROUP BY ALL
+), unsettled AS (
+    -- NOT_SETTLED
+    SELECT 'NOT_SETTLED' AS code, s.*, l.latest_ledger_date,
+           NULL::BIGINT AS settled_amount, NULL::DATE AS ledger_date, NULL::BIGINT AS funds_entries,
+           NULL::BIGINT AS settled_abs
+    FROM sales AS s
+    JOIN latest AS l ON l.ledger_id = s.ledger_id
+    ANTI JOIN funds AS f
+        ON f.ledger_id = s.ledger_id AND f.entry_type = s.entry_type AND f.psp_reference = s.psp_reference
+    WHERE s.business_date <= l.latest_ledger_date - $grace
+), differing AS (
+    -- SETTLEMENT_AMOUNT_MISMATCH
+    SELECT 'SETTLEMENT_AMOUNT_MISMATCH' AS code, s.*, NULL::DATE AS latest_ledger_date,
+           f.settled_amount, f.ledger_date, f.funds_entries, f.settled_abs
+    FROM sales AS s
+    JOIN funds AS f
+        ON f.ledger_id = s.ledger_id AND f.entry_type = s.entry_type AND f.psp_reference = s.psp_reference
+    WHERE abs(s.amount - f.settled_abs) > $tolerance
+)
+SELECT code, entry_key, ledger_id, entry_type, psp_reference, reference, currency, payment_type, amount,
+       settled_amount, amount - coalesce(settled_abs, 0) AS difference, ledger_date, business_date,
+       CASE code
+           WHEN 'NOT_SETTLED' THEN
+               'Vipps ' || entry_type || ' of ' || money(amount, currency) || ' on ' || CAST(business_date AS VARCHAR)
+               || ' (pspReference ' || psp_reference || ', reference ' || coalesce(reference, '-') || ', '
+               || coalesce(payment_type, 'no payment type') || ') has no entry in ledger ' || ledger_id
+               || '''s funds (Report API), although those are landed up to ledger date '
+               || CAST(latest_ledger_date AS VARCHAR) || ', ' || CAST(latest_ledger_date - business_date AS VARCHAR)
+               || ' days later (grace ' || CAST($grace AS VARCHAR) || ' days): the money has not been settled'
+           ELSE
+               'Vipps ' || entry_type || ' of ' || money(amount, currency) || ' on ' || CAST(business_date AS VARCHAR)
+               || ' (pspReference ' || psp_reference || ', reference ' || coalesce(reference, '-') || ') was settled in ledger '
+               || ledger_id || '''s funds for ' || money(settled_abs, currency) || ' on ledger date '
+               || CAST(ledger_date AS VARCHAR)
+               || (CASE WHEN funds_entries > 1 THEN ' (' || CAST(funds_entries AS VARCHAR) || ' funds entries)' ELSE '' END)
+               || ', a difference of ' || money(amount - settled_abs, currency)
+       END AS explanation
+FROM (SELECT * FROM unsettled UNION ALL BY NAME SELECT * FROM differing)

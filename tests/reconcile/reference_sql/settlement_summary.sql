@@ -1,0 +1,100 @@
+-- The settlement proof (settlement_summary): per ledger and payout (entry type payout-scheduled,
+-- alias scheduled-for-payout), in ledger order, the funds entries the payout covers: those after
+-- the previous payout up to and including this one. Ledger order is by ledger date, then feed
+-- position (feed_seq), then by-date position (date_seq). The entries after the last payout form the
+-- open row (is_open, payout NULL). Ledger order is feed order where every entry of the ledger
+-- has a feed position (see `ordered`).
+--   covers_from      the day after the previous payout's ledger date (the first payout read: the
+--                    first ledger date read); covers_to: the payout's ledger date (open row: the
+--                    last ledger date landed)
+--   opening_balance  balance_before of the first entry covered; closing_balance: balance_after of
+--                    the last entry covered (the payout itself for a payout row)
+--   captures, refunds, fees_retained, other_movements (every other type, never dropped: new types
+--                    appear without notice; other_types names each with its sum), payout_amount:
+--                    sums of the entries' amounts as sent (refunds, fees and payouts negative)
+--   ties             opening_balance + Σ every movement (the payout included) = closing_balance
+--   sales_gross      the Sales API's captures − refunds (gross, absolute; entries with a
+--                    pspReference, so cash, which never passes through Vipps, is left out) of
+--                    that ledger with business dates from covers_from to covers_to
+--   sales_captures_settled / report_only_captures: the covered funds captures that have a Sales
+--                    entry (same ledger, entry type, pspReference) / that have none (ePayment)
+-- Rows: the payouts whose dates (covers_from … covers_to) overlap the period, and the open row
+-- when it starts on or before the period's end. The funds are read from SETTLEMENT_SPAN_DAYS
+-- (runner.py) before the period to as many days after it (stg_vipps_funds.sql): a payout further
+-- before the period is not seen, and then covers_from is the first ledger date read.
+WITH ordered AS (
+    -- A ledger whose every entry has a feed position is taken in feed order: the order its balances
+    -- chain in (a payout may be booked after an entry of the next ledger date). Otherwise, with
+    -- entries landed only by date, by ledger date.
+    SELECT *, bool_and(feed_seq IS NOT NULL) OVER (PARTITION BY ledger_id) AS by_feed FROM stg_vipps_funds
+), funds AS (
+    -- pos: the entry's place in ledger order; grp: the number of payouts before it, so a payout
+    -- closes its own group (one sort serves both).
+    SELECT *,
+           row_number() OVER ledger_order AS pos,
+           coalesce(sum(CASE WHEN is_payout THEN 1 ELSE 0 END) OVER (
+               ledger_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp
+    FROM (SELECT *, entry_type IN ('payout-scheduled', 'scheduled-for-payout') AS is_payout,
+                 -- Which column an entry's amount adds to: every type not named here is 'other'.
+                 CASE WHEN entry_type IN ('payout-scheduled', 'scheduled-for-payout') THEN 'payout'
+                      WHEN entry_type IN ('capture', 'refund', 'fees-retained') THEN entry_type
+                      ELSE 'other' END AS movement
+          FROM ordered)
+    WINDOW ledger_order AS (PARTITION BY ledger_id
+                            ORDER BY CASE WHEN by_feed THEN feed_seq END, ledger_date, feed_seq NULLS LAST,
+                                     date_seq NULLS LAST, time, entry_key)
+), grouped AS (
+    SELECT f.*, s.psp_reference IS NOT NULL AS has_sales
+    FROM funds AS f
+    LEFT JOIN (SELECT DISTINCT ledger_id, entry_type, psp_reference FROM stg_vipps_sales_settle
+               WHERE psp_reference IS NOT NULL) AS s
+        ON s.ledger_id = f.ledger_id AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference
+), groups AS (
+    SELECT ledger_id, grp, min(currency) AS currency,
+           bool_or(is_payout) AS has_payout,
+           max(psp_reference) FILTER (WHERE is_payout) AS payout_psp_reference,
+           max(ledger_date) FILTER (WHERE is_payout) AS payout_ledger_date,
+           min(ledger_date) AS first_date, max(ledger_date) AS last_date,
+           arg_min(balance_before, pos) AS opening_balance, arg_max(balance_after, pos) AS closing_balance,
+           count(*) AS entries,
+           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'capture'), 0) AS BIGINT) AS captures,
+           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'refund'), 0) AS BIGINT) AS refunds,
+           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'fees-retained'), 0) AS BIGINT) AS fees_retained,
+           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'other'), 0) AS BIGINT) AS other_movements,
+           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'payout'), 0) AS BIGINT) AS payout_amount,
+           CAST(coalesce(sum(amount) FILTER (WHERE entry_type = 'capture' AND has_sales), 0) AS BIGINT)
+               AS sales_captures_settled,
+           CAST(coalesce(sum(amount) FILTER (WHERE entry_type = 'capture' AND NOT has_sales), 0) AS BIGINT)
+               AS report_only_captures
+    FROM grouped
+    GROUP BY ledger_id, grp
+), other AS (
+    SELECT ledger_id, grp,
+           string_agg(entry_type || ': ' || money(amount, currency), '; ' ORDER BY entry_type) AS other_types
+    FROM (SELECT ledger_id, grp, entry_type, min(currency) AS currency, CAST(sum(amount) AS BIGINT) AS amount
+          FROM grouped
+          WHERE movement = 'other'
+          GROUP BY ALL)
+    GROUP BY ALL
+), spans AS (
+    SELECT g.*,
+           coalesce(lag(payout_ledger_date) OVER (PARTITION BY ledger_id ORDER BY grp) + 1, first_date) AS covers_from,
+           coalesce(payout_ledger_date, last_date) AS covers_to
+    FROM groups AS g
+), rows AS (
+    SELECT p.*,
+           (SELECT CAST(coalesce(sum(CASE WHEN s.entry_type = 'refund' THEN -s.amount ELSE s.amount END), 0) AS BIGINT)
+            FROM stg_vipps_sales_settle AS s
+            WHERE s.ledger_id = p.ledger_id AND s.psp_reference IS NOT NULL
+              AND s.business_date BETWEEN p.covers_from AND p.covers_to) AS sales_gross
+    FROM spans AS p
+    WHERE CAST(p.covers_from AS DATE) <= $date_to AND (NOT p.has_payout OR p.covers_to >= $date_from)
+)
+SELECT r.ledger_id, r.currency, r.payout_psp_reference, r.payout_ledger_date, CAST(r.covers_from AS DATE) AS covers_from,
+       r.covers_to, NOT r.has_payout AS is_open, r.opening_balance, r.captures, r.refunds, r.fees_retained,
+       r.other_movements, o.other_types, r.payout_amount, r.closing_balance,
+       r.opening_balance + r.captures + r.refunds + r.fees_retained + r.other_movements + r.payout_amount
+           = r.closing_balance AS ties,
+       r.sales_gross, r.sales_captures_settled, r.report_only_captures, r.entries
+FROM rows AS r LEFT JOIN other AS o USING (ledger_id, grp)
+ORDER BY r.ledger_id, r.grp
