@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from recon.config import HttpSettings
 from recon.errors import FatalSourceError, HttpStatusError, RetriableSourceError
@@ -94,6 +95,16 @@ def decode_json(body: bytes) -> Any:
     ``DECODE_DEPTH`` become ``TooDeep`` markers).
     """
     try:
+        # orjson reads UTF-8 bytes five times faster than json.loads; it refuses bad UTF-8, lone
+        # surrogate escapes, NaN and nesting beyond 1024 (json.loads below decides those), and
+        # its result is kept only where it is exactly what json.loads would have built.
+        fast = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _as_json_loads_builds(fast):
+            return fast
+    try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         text = body.decode("utf-8", errors="surrogateescape")
@@ -108,6 +119,32 @@ def decode_json(body: bytes) -> Any:
         return _decode_deep(text)
     except (ValueError, IndexError) as exc:
         raise BadJson(f"response is not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+
+
+def _as_json_loads_builds(value: Any) -> bool:
+    """Whether orjson's ``value`` is what ``json.loads(parse_float=Decimal)`` builds: no float
+    (orjson gives one for a non-integer and for an integer beyond 64 bits, where json.loads gives a
+    Decimal or an int) and nothing nested deeper than ``DECODE_DEPTH`` (there json.loads may hit
+    the recursion limit, and the document is decoded by ``_decode_deep`` with TooDeep markers)."""
+    kind = type(value)
+    if kind is float:
+        return False
+    if kind is not dict and kind is not list:
+        return True
+    level: list[Any] = [value]
+    for _ in range(DECODE_DEPTH):
+        below: list[Any] = []
+        for container in level:
+            for item in (container.values() if type(container) is dict else container):
+                kind = type(item)
+                if kind is dict or kind is list:
+                    below.append(item)
+                elif kind is float:
+                    return False
+        if not below:
+            return True
+        level = below
+    return False
 
 
 # --- a JSON decoder without recursion, for documents too deep for json.loads --------------------

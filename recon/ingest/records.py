@@ -10,7 +10,13 @@ from typing import Any
 from recon.ingest.http import TooDeep
 from recon.ingest.personal import strip_personal
 from recon.ingest.validation import BadValue
-from recon.lake.landing import Landing, canonical_json
+from recon.lake.landing import (
+    Landing,
+    canonical_json,
+    canonical_json_bytes,
+    canonical_json_plain,
+    content_hash_bytes,
+)
 from recon.money import MoneyError
 
 
@@ -27,6 +33,20 @@ class Parsed:
 
 
 Normaliser = Callable[[Any, str], Parsed]
+
+
+@dataclass
+class EncodedPage:
+    """A page whose records are all plain JSON (no Decimal, no TooDeep, valid UTF-8) and shallow."""
+
+    records: list[Any]  # as kept: personal fields removed unless keep_personal
+    identities: list[bytes]  # canonical JSON without the personal fields: what _hash is of
+    raws: list[bytes]  # canonical JSON as kept: _raw
+
+
+# Lands a whole EncodedPage column-wise and returns True, or returns False (having landed nothing)
+# for the page to take the per-record path.
+PageLander = Callable[[Landing, EncodedPage], bool]
 
 
 @dataclass
@@ -106,29 +126,45 @@ def land_page(
     progress: Progress | None = None,
     personal: tuple[str, ...] = (),
     keep_personal: bool = False,
+    columnar: PageLander | None = None,
 ) -> int:
     """Normalise each record; a bad one goes to quarantine, the rest of the page lands.
 
     The ``personal`` fields (recon.ingest.personal) are removed first unless ``keep_personal``.
-    ``normalise`` gets the record (as kept) and the canonical JSON of the record without them."""
+    ``normalise`` gets the record (as kept) and the canonical JSON of the record without them.
+
+    Each record's JSON is encoded once, by orjson (``canonical_json_bytes``); a record orjson
+    cannot encode the same way (bad UTF-8, a huge integer, a TooDeep marker) takes
+    ``_land_one_slowly``, the per-record path as it always was. Either lands the same row.
+
+    ``columnar`` (recon.ingest.columnar) may land the whole page at once when every record is
+    plain; where it declines, the page is landed record by record as above.
+    """
+    if columnar is not None:
+        records = list(records)
+        page = _encode_plain(records, personal, keep_personal)
+        if page is not None and columnar(landing, page):
+            if progress:
+                progress.page(len(records))
+            return len(records)
     n = 0
     buffered: dict[str, list[dict[str, Any]]] = {}
     for sent in records:
         n += 1
         stripped = strip_personal(sent, personal)
         record = sent if keep_personal else stripped
-        if _deeper_than(record, MAX_DEPTH):
-            # Only a cut of it is kept: encoding it whole could itself exceed the recursion limit.
-            landing.quarantine(kind, "too_deep", f"the record is nested more than {MAX_DEPTH} levels deep",
-                               canonical_json(_cut(record, MAX_DEPTH)), record_id=guess_id(record, *id_keys),
-                               context=context)
-            if progress:
-                progress.quarantined += 1
+        identity_bytes = canonical_json_bytes(stripped)
+        raw_bytes = identity_bytes if record is stripped or identity_bytes is None else canonical_json_bytes(record)
+        # Each container opens with a bracket, so a record whose text holds at most MAX_DEPTH of
+        # them cannot nest deeper: only the rare larger one is walked.
+        if raw_bytes is None or (raw_bytes.count(b"{") + raw_bytes.count(b"[") > MAX_DEPTH
+                                 and _deeper_than(record, MAX_DEPTH)):
+            _land_one_slowly(landing, buffered, sent, normalise, kind, id_keys, context, progress, personal,
+                             keep_personal)
             continue
-        # What identifies the record (_hash, a key derived from its content) never includes its
-        # personal data, whether kept or not: switching land_pii must not make it look new.
-        identity = canonical_json(stripped)
-        raw = identity if record is stripped else canonical_json(record)
+        assert identity_bytes is not None
+        identity = identity_bytes.decode("utf-8")
+        raw = identity if raw_bytes is identity_bytes else raw_bytes.decode("utf-8")
         try:
             parsed = normalise(record, identity)
         except (BadValue, MoneyError) as exc:
@@ -136,17 +172,85 @@ def land_page(
             if progress:
                 progress.quarantined += 1
             continue
-        if progress:
+        if progress and parsed.unknown:
             progress.unknown.update(parsed.unknown)
-        parent = landing.stamp(parsed.row, raw, identity)
-        buffered.setdefault(parsed.table, []).append(parent)
-        for table, children in parsed.children.items():
-            rows = buffered.setdefault(table, [])
-            for row, item in children:
-                row["_parent_row_id"] = parent["_row_id"]
-                rows.append(landing.stamp(row, canonical_json(item)))
+        parent = landing.stamp_encoded(parsed.row, raw, content_hash_bytes(identity_bytes))
+        table_rows = buffered.get(parsed.table)
+        if table_rows is None:
+            table_rows = buffered[parsed.table] = []
+        table_rows.append(parent)
+        if parsed.children:
+            _stamp_children(landing, buffered, parsed, parent["_row_id"])
     for table, table_rows in buffered.items():
         landing.add(table, table_rows)
     if progress:
         progress.page(n)
     return n
+
+
+def _encode_plain(records: list[Any], personal: tuple[str, ...], keep_personal: bool) -> EncodedPage | None:
+    kept: list[Any] = []
+    identities: list[bytes] = []
+    raws: list[bytes] = []
+    for sent in records:
+        stripped = strip_personal(sent, personal)
+        record = sent if keep_personal else stripped
+        identity = canonical_json_plain(stripped)
+        raw = identity if record is stripped or identity is None else canonical_json_plain(record)
+        if raw is None or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+            return None
+        assert identity is not None
+        kept.append(record)
+        identities.append(identity)
+        raws.append(raw)
+    return EncodedPage(kept, identities, raws)
+
+
+def _stamp_children(landing: Landing, buffered: dict[str, list[dict[str, Any]]], parsed: Parsed,
+                    parent_row_id: str) -> None:
+    for table, children in parsed.children.items():
+        rows = buffered.setdefault(table, [])
+        for row, item in children:
+            row["_parent_row_id"] = parent_row_id
+            encoded = canonical_json_bytes(item)
+            if encoded is None:
+                rows.append(landing.stamp(row, canonical_json(item)))
+            else:
+                rows.append(landing.stamp_encoded(row, encoded.decode("utf-8"), content_hash_bytes(encoded)))
+
+
+def _land_one_slowly(landing: Landing, buffered: dict[str, list[dict[str, Any]]], sent: Any, normalise: Normaliser,
+                     kind: str, id_keys: tuple[str, ...], context: str, progress: Progress | None,
+                     personal: tuple[str, ...], keep_personal: bool) -> None:
+    """One record by the stdlib encoder, walked for depth first: what land_page did for every
+    record before orjson, kept for the records orjson cannot encode identically."""
+    stripped = strip_personal(sent, personal)
+    record = sent if keep_personal else stripped
+    if _deeper_than(record, MAX_DEPTH):
+        # Only a cut of it is kept: encoding it whole could itself exceed the recursion limit.
+        landing.quarantine(kind, "too_deep", f"the record is nested more than {MAX_DEPTH} levels deep",
+                           canonical_json(_cut(record, MAX_DEPTH)), record_id=guess_id(record, *id_keys),
+                           context=context)
+        if progress:
+            progress.quarantined += 1
+        return
+    # What identifies the record (_hash, a key derived from its content) never includes its
+    # personal data, whether kept or not: switching land_pii must not make it look new.
+    identity = canonical_json(stripped)
+    raw = identity if record is stripped else canonical_json(record)
+    try:
+        parsed = normalise(record, identity)
+    except (BadValue, MoneyError) as exc:
+        landing.quarantine(kind, exc.code, str(exc), raw, record_id=guess_id(record, *id_keys), context=context)
+        if progress:
+            progress.quarantined += 1
+        return
+    if progress:
+        progress.unknown.update(parsed.unknown)
+    parent = landing.stamp(parsed.row, raw, identity)
+    buffered.setdefault(parsed.table, []).append(parent)
+    for table, children in parsed.children.items():
+        rows = buffered.setdefault(table, [])
+        for row, item in children:
+            row["_parent_row_id"] = parent["_row_id"]
+            rows.append(landing.stamp(row, canonical_json(item)))

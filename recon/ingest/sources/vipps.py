@@ -13,14 +13,18 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from recon.config import VippsConfig, VippsLedger
 from recon.errors import FatalSourceError, HttpStatusError
+from recon.ingest import columnar
 from recon.ingest.http import path_segment
 from recon.ingest.paging import CursorPage, Getter, cursor_pages
 from recon.ingest.personal import PERSONAL_FIELDS
-from recon.ingest.records import Parsed, Progress, land_page
-from recon.ingest.validation import BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
-from recon.lake.landing import Landing, canonical_json, content_hash
+from recon.ingest.records import EncodedPage, Parsed, Progress, land_page
+from recon.ingest.validation import ISO_4217, BadValue, boolean, currency, ident, text, timestamp, vat_rate_bp
+from recon.lake.landing import Landing, canonical_json, canonical_json_plain, content_hash
 from recon.lake.store import Lake
 from recon.money import MoneyError, minor_int
 from recon.timeutil import business_date
@@ -99,7 +103,127 @@ def entry_type_of(record: Any) -> tuple[str, str]:
     return raw_type, raw_type.lower()
 
 
+# The common entry, checked cheaply (ingest speed depends on it): exactly what the full checks in
+# normalise_entry would accept and return, or None to let them decide (and word the error).
+_LIMIT = 2**62  # _amount's fast branch
+_SIGNED = {"capture": 1, "refund": -1}
+_QUANTITIES = {q: Decimal(q) for q in range(1, 1001)}
+_NONE = type(None)
+_TEXT = {str, _NONE}  # a text field that is absent or a string
+_INT = {int, _NONE}
+_FLAG = {bool, _NONE}
+
+
+def _ascii(*values: str | None) -> bool:
+    """Every string among ``values`` is ASCII (then its length is its size in characters)."""
+    return "".join(v for v in values if v is not None).isascii()
+
+
+def _in_range(*values: int | None) -> bool:
+    numbers = [v for v in values if v is not None]
+    return not numbers or (min(numbers) > -_LIMIT and max(numbers) < _LIMIT)
+
+
+def _fast_entry(record: Any, ledger: VippsLedger) -> Parsed | None:
+    if type(record) is not dict:
+        return None
+    get = record.get
+    entry_type = get("entryType")
+    when = get("time")
+    psp = get("pspReference")
+    reference = get("reference")
+    cur = get("currency")
+    amounts = get("amounts")
+    classification = get("classification")
+    completeness = get("completeness")
+    lines = get("lines")
+    if (type(entry_type) is not str or entry_type not in _SIGNED
+            or type(when) is not str or len(when) != 20 or when[10] != "T" or when[19] != "Z"
+            or type(psp) is not str or not psp or type(reference) is not str or not reference
+            or type(cur) is not str or cur not in ISO_4217 or type(amounts) is not dict
+            or type(classification) is not dict or type(completeness) is not dict or type(lines) is not list
+            or get("orderDate") is not None):
+        return None
+    sign = _SIGNED[entry_type]
+    payment_type = get("paymentType")
+    solution = classification.get("solution")
+    sales_category = classification.get("salesCategory")
+    gross, net, vat = amounts.get("gross"), amounts.get("net"), amounts.get("vat")
+    has_lines = completeness.get("hasLineItems")
+    has_vat = completeness.get("hasVatBreakdown")
+    has_customer = completeness.get("hasCustomerIdentity")
+    if not ({type(payment_type), type(solution), type(sales_category)} <= _TEXT
+            and {type(gross), type(net), type(vat)} <= _INT
+            and {type(has_lines), type(has_vat), type(has_customer)} <= _FLAG
+            and _ascii(psp, reference, payment_type, solution, sales_category)
+            and len(psp) <= 200 and len(reference) <= 200 and (payment_type is None or len(payment_type) <= 100)
+            and (solution is None or len(solution) <= 100) and (sales_category is None or len(sales_category) <= 200)
+            and _in_range(gross, net, vat)):
+        return None
+    try:
+        ts = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    if not 1970 <= ts.year <= 2200:
+        return None
+    key = f"{ledger.ledger_id}:{psp}"
+    day = business_date(ts, ledger.timezone)
+    ledger_id = ledger.ledger_id
+    if sign < 0:
+        # Refunds land negative whatever sign the API sent (sign * abs, as _amount does).
+        gross, net, vat = (None if v is None else -abs(v) for v in (gross, net, vat))
+    elif (gross or 0) < 0 or (net or 0) < 0 or (vat or 0) < 0:
+        gross, net, vat = (None if v is None else abs(v) for v in (gross, net, vat))
+    row = {
+        "entry_key": key, "ledger_id": ledger_id, "entry_type": entry_type, "time": ts,
+        "order_date": None, "psp_reference": psp, "reference": reference, "currency": cur,
+        "payment_type": payment_type, "solution": solution, "sales_category": sales_category,
+        "gross": gross, "net": net, "vat": vat,
+        "line_count": len(lines), "has_line_items": has_lines, "has_vat_breakdown": has_vat,
+        "has_customer_identity": has_customer, "business_tz": ledger.timezone, "business_date": day,
+    }
+    children = []
+    for i, line in enumerate(lines):
+        if type(line) is not dict:
+            return None
+        lget = line.get
+        line_id = lget("lineId")
+        name = lget("name")
+        quantity = lget("quantity")
+        rate = lget("vatRate")
+        category = lget("category")
+        amounts6: tuple[Any, ...] = (lget("unitPriceGross"), lget("unitPriceNet"), lget("discountTotal"),
+                                     lget("lineTotalGross"), lget("lineTotalNet"), lget("vatAmount"))
+        if not ({type(line_id), type(name), type(category)} <= _TEXT
+                and _ascii(line_id, name, category)
+                and (line_id is None or len(line_id) <= 200) and (name is None or len(name) <= 2000)
+                and (category is None or len(category) <= 200)
+                and (quantity is None or (type(quantity) is int and quantity in _QUANTITIES))
+                and (rate is None or (type(rate) is int and 0 <= rate <= 10_000))
+                and set(map(type, amounts6)) <= _INT and _in_range(*amounts6)):
+            return None
+        if sign < 0:
+            amounts6 = tuple(None if v is None else -abs(v) for v in amounts6)
+        elif any(v is not None and v < 0 for v in amounts6):
+            amounts6 = tuple(None if v is None else abs(v) for v in amounts6)
+        upg, upn, disc, ltg, ltn, vat_amount = amounts6
+        children.append(({
+            "entry_key": key, "ledger_id": ledger_id, "psp_reference": psp, "reference": reference,
+            "entry_type": entry_type, "currency": cur, "line_no": i + 1,
+            "line_id": line_id or None, "name": name,
+            "quantity": None if quantity is None else _QUANTITIES[quantity],
+            "unit_price_gross": upg, "unit_price_net": upn, "discount_total": disc,
+            "line_total_gross": ltg, "line_total_net": ltn,
+            "vat_rate_bp": None if rate is None else rate * 100 if rate <= 100 else rate,
+            "vat_amount": vat_amount, "category": category, "business_date": day,
+        }, line))
+    return Parsed("vipps_sales_entries", row, {"vipps_sales_lines": children} if children else {})
+
+
 def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
+    fast = _fast_entry(record, ledger)
+    if fast is not None:
+        return fast
     raw_type, entry_type = entry_type_of(record)
     # The API adds entry types without notice: an unknown one lands as sent (its amounts keep their
     # sign), takes no part in matching or VAT, and is counted and warned about.
@@ -166,6 +290,133 @@ def normalise_entry(record: Any, raw: str, ledger: VippsLedger) -> Parsed:
             "business_date": day,
         }, line))
     return Parsed("vipps_sales_entries", row, {"vipps_sales_lines": children} if children else {}, unknown)
+
+
+# --- a whole page of plain entries, column by column (recon.ingest.columnar) --------------------
+
+_S, _I, _B = pa.string(), pa.int64(), pa.bool_()
+_LINE = pa.struct([("lineId", _S), ("name", _S), ("quantity", _I), ("unitPriceGross", _I), ("unitPriceNet", _I),
+                   ("discountTotal", _I), ("lineTotalGross", _I), ("lineTotalNet", _I), ("vatRate", _I),
+                   ("vatAmount", _I), ("category", _S)])
+_ENTRY = pa.struct([
+    ("entryType", _S), ("time", _S), ("orderDate", _S), ("pspReference", _S), ("reference", _S), ("currency", _S),
+    ("paymentType", _S), ("classification", pa.struct([("solution", _S), ("salesCategory", _S)])),
+    ("amounts", pa.struct([("gross", _I), ("net", _I), ("vat", _I)])), ("lines", pa.list_(_LINE)),
+    ("completeness", pa.struct([("hasLineItems", _B), ("hasVatBreakdown", _B), ("hasCustomerIdentity", _B)])),
+])
+_LINE_AMOUNTS = ("unitPriceGross", "unitPriceNet", "discountTotal", "lineTotalGross", "lineTotalNet", "vatAmount")
+_KNOWN_TYPES = pa.array(sorted(_SIGNED))
+_CURRENCIES = pa.array(sorted(ISO_4217))
+_UTC_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"  # _fast_entry's 20-character time
+
+
+def _objects(records: list[Any]) -> bool:
+    """Every record, and each of its parts read as an object, is a JSON object (pyarrow would read
+    a JSON array there as the object's fields in order) and its lines a list."""
+    for record in records:
+        if type(record) is not dict:
+            return False
+        get = record.get
+        if (type(get("amounts")) is not dict or type(get("classification")) is not dict
+                or type(get("completeness")) is not dict):
+            return False
+        lines = get("lines")
+        if type(lines) is not list or any(type(line) is not dict for line in lines):
+            return False
+    return True
+
+
+def land_sales_page(landing: Landing, page: EncodedPage, ledger: VippsLedger) -> bool:
+    """The page's entries and lines as ``normalise_entry`` lands them, built column-wise; False
+    (nothing landed) unless every entry takes ``_fast_entry``'s branch."""
+    records = page.records
+    if not _objects(records):
+        return False
+    entries = columnar.to_arrow(records, _ENTRY)
+    if entries is None:
+        return False
+    field = entries.field
+    entry_type, psp, reference, cur = field("entryType"), field("pspReference"), field("reference"), field("currency")
+    classification, amounts, completeness = field("classification"), field("amounts"), field("completeness")
+    lines = field("lines")
+    flat = lines.flatten()
+    money_limit = _LIMIT - 1
+    if not (columnar.all_true(pc.is_in(entry_type, value_set=_KNOWN_TYPES))
+            and columnar.all_true(pc.is_in(cur, value_set=_CURRENCIES))
+            and field("orderDate").null_count == len(entries)
+            and columnar.plain_text(psp, 200, required=True) and columnar.plain_text(reference, 200, required=True)
+            and columnar.plain_text(field("paymentType"), 100)
+            and columnar.plain_text(classification.field("solution"), 100)
+            and columnar.plain_text(classification.field("salesCategory"), 200)
+            and all(columnar.within(amounts.field(k), -money_limit, money_limit) for k in ("gross", "net", "vat"))
+            and columnar.plain_text(flat.field("lineId"), 200) and columnar.plain_text(flat.field("name"), 2000)
+            and columnar.plain_text(flat.field("category"), 200)
+            and columnar.within(flat.field("quantity"), 1, 1000) and columnar.within(flat.field("vatRate"), 0, 10_000)
+            and all(columnar.within(flat.field(k), -money_limit, money_limit) for k in _LINE_AMOUNTS)):
+        return False
+    times = columnar.utc_times(field("time"), _UTC_SECONDS)
+    if times is None:
+        return False
+    days = columnar.business_dates(times, ledger.timezone)
+    if days is None:
+        return False
+    n, m = len(entries), len(flat)
+    parents = pc.list_parent_indices(lines)
+    starts = pc.cast(lines.offsets[:-1], pa.int64())
+    base = landing.reserve_rows(n + m)
+    # Row numbers as the per-record path hands them out: an entry, then its lines, then the next.
+    entry_ids = landing.row_ids(pc.add(pc.add(pa.array(range(n), pa.int64()), starts), base + 1))
+    line_ids = landing.row_ids(pc.add(pc.add(pa.array(range(m), pa.int64()), pc.cast(parents, pa.int64())),
+                                      base + 2))
+    refund = pc.equal(entry_type, "refund")
+    line_refund = pc.take(refund, parents)
+
+    def signed(values: pa.Array, negative: pa.Array) -> pa.Array:
+        magnitude = pc.abs(values)
+        return pc.if_else(negative, pc.negate(magnitude), magnitude)
+
+    key = pc.binary_join_element_wise(ledger.ledger_id, psp, ":")
+    ledger_id = columnar.constant(ledger.ledger_id, _S, n)
+    tz = columnar.constant(ledger.timezone, _S, n)
+    landing.add_columns("vipps_sales_entries", {
+        "entry_key": key, "ledger_id": ledger_id, "entry_type": entry_type, "time": times,
+        "order_date": pa.nulls(n, times.type), "psp_reference": psp, "reference": reference, "currency": cur,
+        "payment_type": field("paymentType"), "solution": classification.field("solution"),
+        "sales_category": classification.field("salesCategory"),
+        "gross": signed(amounts.field("gross"), refund), "net": signed(amounts.field("net"), refund),
+        "vat": signed(amounts.field("vat"), refund), "line_count": pc.cast(pc.list_value_length(lines), _I),
+        "has_line_items": completeness.field("hasLineItems"),
+        "has_vat_breakdown": completeness.field("hasVatBreakdown"),
+        "has_customer_identity": completeness.field("hasCustomerIdentity"), "business_tz": tz,
+        "business_date": days, "_row_id": entry_ids, "_hash": columnar.digests(page.identities),
+        "_raw": columnar.texts(page.raws),
+    })
+    if not m:
+        return True
+    encoded = [canonical_json_plain(line) for record in records for line in record["lines"]]
+    line_json = [raw for raw in encoded if raw is not None]
+    assert len(line_json) == m  # parts of records that encoded plainly
+    rate = flat.field("vatRate")
+    landing.add_columns("vipps_sales_lines", {
+        "entry_key": pc.take(key, parents), "ledger_id": columnar.constant(ledger.ledger_id, _S, m),
+        "psp_reference": pc.take(psp, parents), "reference": pc.take(reference, parents),
+        "entry_type": pc.take(entry_type, parents), "currency": pc.take(cur, parents),
+        "line_no": pc.add(pc.subtract(pa.array(range(m), pa.int64()), pc.take(starts, parents)), 1),
+        "line_id": columnar.empty_as_null(flat.field("lineId")),
+        "name": flat.field("name"),
+        # Through a decimal wide enough for any int64; the checked cast down is exact (1..1000).
+        "quantity": pc.cast(pc.cast(flat.field("quantity"), pa.decimal128(25, 6)), pa.decimal128(18, 6)),
+        "unit_price_gross": signed(flat.field("unitPriceGross"), line_refund),
+        "unit_price_net": signed(flat.field("unitPriceNet"), line_refund),
+        "discount_total": signed(flat.field("discountTotal"), line_refund),
+        "line_total_gross": signed(flat.field("lineTotalGross"), line_refund),
+        "line_total_net": signed(flat.field("lineTotalNet"), line_refund),
+        "vat_rate_bp": pc.if_else(pc.less_equal(rate, 100), pc.multiply(rate, 100), rate),
+        "vat_amount": signed(flat.field("vatAmount"), line_refund), "category": flat.field("category"),
+        "business_date": pc.take(days, parents), "_parent_row_id": pc.take(entry_ids, parents),
+        "_row_id": line_ids, "_hash": columnar.digests(line_json), "_raw": columnar.texts(line_json),
+    })
+    return True
 
 
 # What a ledger answers when the merchant withdrew consent (404 "No such ledgerId") or our key
@@ -245,7 +496,8 @@ class VippsSource(LedgerScoped):
               progress: Progress | None) -> None:
         land_page(landing, page.items, lambda rec, raw: normalise_entry(rec, raw, ledger),
                   kind="sales_entry", id_keys=("pspReference", "reference"), context=context,
-                  progress=progress, personal=PERSONAL_FIELDS["vipps"], keep_personal=self.cfg.land_pii)
+                  progress=progress, personal=PERSONAL_FIELDS["vipps"], keep_personal=self.cfg.land_pii,
+                  columnar=partial(land_sales_page, ledger=ledger))
 
     def pull_feed(self, landing: Landing, progress: Progress | None = None) -> dict[str, Any]:
         """Each ledger's feed from its stored cursor; the cursor moves only after a checkpoint."""

@@ -22,15 +22,19 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from recon.config import VippsLedger, VippsReportConfig
 from recon.errors import HttpStatusError, SourceError
+from recon.ingest import columnar
 from recon.ingest.http import path_segment
 from recon.ingest.paging import Getter, cursor_pages
 from recon.ingest.personal import PERSONAL_FIELDS
-from recon.ingest.records import Parsed, Progress, land_page
+from recon.ingest.records import EncodedPage, Parsed, Progress, land_page
 from recon.ingest.sources.vipps import LedgerScoped, entry_type_of
-from recon.ingest.validation import BadValue, currency, ident, integer, text, timestamp
-from recon.lake.landing import Landing, canonical_json
+from recon.ingest.validation import ISO_4217, BadValue, currency, ident, integer, text, timestamp
+from recon.lake.landing import Landing, canonical_json, canonical_json_bytes
 from recon.lake.store import Lake
 from recon.timeutil import business_date
 
@@ -94,8 +98,9 @@ def normalise_report_entry(record: Any, raw: str, ledger: VippsLedger, topic: st
     cur = currency(record.get("currency"))
     # Not `time`: the feed and the by-date listing may write it differently (precision, "+0200");
     # the running balances already tell two otherwise equal entries apart.
-    identity = canonical_json([ledger.ledger_id, topic, psp, entry_type, day.isoformat(), amount, cur, before, after])
-    key = f"{ledger.ledger_id}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
+    values = [ledger.ledger_id, topic, psp, entry_type, day.isoformat(), amount, cur, before, after]
+    identity = canonical_json_bytes(values) or canonical_json(values).encode()
+    key = f"{ledger.ledger_id}:{hashlib.sha256(identity).hexdigest()[:32]}"
     unknown = () if entry_type in KNOWN_TYPES[topic] else (f"{topic} entryType {raw_type!r}",)
     return Parsed(TABLE[topic], {
         "entry_key": key, "ledger_id": ledger.ledger_id, "entry_type": entry_type, "psp_reference": psp,
@@ -105,6 +110,76 @@ def normalise_report_entry(record: Any, raw: str, ledger: VippsLedger, topic: st
         "feed_seq": at.feed_seq, "date_seq": at.date_seq, "feed_cursor": at.cursor,
         "business_tz": ledger.timezone, "business_date": business_date(ts, ledger.timezone),
     }, unknown=unknown)
+
+
+# --- a whole page of plain entries, column by column (recon.ingest.columnar) --------------------
+
+_S, _I = pa.string(), pa.int64()
+_ENTRY = pa.struct([("entryType", _S), ("time", _S), ("ledgerDate", _S), ("amount", _I), ("balanceBefore", _I),
+                    ("balanceAfter", _I), ("pspReference", _S), ("reference", _S), ("currency", _S),
+                    ("recipientHandle", _S)])
+_CURRENCIES = pa.array(sorted(ISO_4217))
+_KNOWN = {topic: pa.array(sorted(types)) for topic, types in KNOWN_TYPES.items()}
+_UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$"
+_INT64 = 2**63 - 1  # validation.integer's bound
+
+
+def land_report_page(landing: Landing, page: EncodedPage, ledger: VippsLedger, topic: str,
+                     positions: list[Position]) -> bool:
+    """The page's entries as ``normalise_report_entry`` lands them, built column-wise; False
+    (nothing landed) unless every entry is plain: an object, a known entry type in ASCII, a UTC
+    time, integer amounts and balances, a YYYY-MM-DD ledger date or none."""
+    records = page.records
+    if any(type(record) is not dict for record in records):
+        return False  # pyarrow would read a JSON array as an object's fields in order
+    entries = columnar.to_arrow(records, _ENTRY)
+    if entries is None:
+        return False
+    field = entries.field
+    raw_type = field("entryType")
+    cur = field("currency")
+    if not (columnar.plain_text(raw_type, 100, required=True) and columnar.all_true(pc.string_is_ascii(raw_type))
+            and columnar.all_true(pc.is_in(cur, value_set=_CURRENCIES))
+            and all(columnar.within(field(k), -_INT64, _INT64, required=True)
+                    for k in ("amount", "balanceBefore", "balanceAfter"))
+            and columnar.plain_text(field("pspReference"), 200) and columnar.plain_text(field("reference"), 200)
+            and columnar.plain_text(field("recipientHandle"), 200)):
+        return False
+    entry_type = pc.ascii_lower(raw_type)
+    if not columnar.all_true(pc.is_in(entry_type, value_set=_KNOWN[topic])):
+        return False  # an unknown type is counted and warned about: the per-record path does that
+    times = columnar.utc_times(field("time"), _UTC_TIME)
+    if times is None:
+        return False
+    business = columnar.business_dates(times, ledger.timezone)
+    sent_days = columnar.iso_dates(field("ledgerDate"))
+    if business is None or sent_days is None:
+        return False
+    days = pc.if_else(pc.is_null(sent_days), business, sent_days)
+    psp = columnar.empty_as_null(field("pspReference"))
+    amount, before, after = field("amount"), field("balanceBefore"), field("balanceAfter")
+    keys = []
+    for identity in zip(psp.to_pylist(), entry_type.to_pylist(), pc.cast(days, _S).to_pylist(), amount.to_pylist(),
+                        cur.to_pylist(), before.to_pylist(), after.to_pylist(), strict=True):
+        encoded = canonical_json_bytes([ledger.ledger_id, topic, *identity])
+        if encoded is None:
+            return False
+        keys.append(f"{ledger.ledger_id}:{hashlib.sha256(encoded).hexdigest()[:32]}")
+    n = len(entries)
+    base = landing.reserve_rows(n)
+    landing.add_columns(TABLE[topic], {
+        "entry_key": pa.array(keys, _S), "ledger_id": columnar.constant(ledger.ledger_id, _S, n),
+        "entry_type": entry_type, "psp_reference": psp, "reference": columnar.empty_as_null(field("reference")),
+        "time": times, "ledger_date": days, "currency": cur, "amount": amount, "balance_before": before,
+        "balance_after": after, "recipient_handle": field("recipientHandle"),
+        "feed_seq": pa.array([at.feed_seq for at in positions], _I),
+        "date_seq": pa.array([at.date_seq for at in positions], _I),
+        "feed_cursor": pa.array([at.cursor for at in positions], _S),
+        "business_tz": columnar.constant(ledger.timezone, _S, n), "business_date": business,
+        "_row_id": landing.row_ids(pa.array(range(base + 1, base + n + 1), _I)),
+        "_hash": columnar.digests(page.identities), "_raw": columnar.texts(page.raws),
+    })
+    return True
 
 
 def _fresh(items: list[Any], last: Any) -> tuple[list[Any], Any]:
@@ -148,7 +223,8 @@ class VippsReportSource(LedgerScoped):
         where = iter(positions)
         land_page(landing, items, lambda rec, raw: normalise_report_entry(rec, raw, ledger, topic, next(where)),
                   kind=f"{topic}_entry", id_keys=("pspReference", "reference"), context=context,
-                  progress=progress, personal=PERSONAL_FIELDS[self.name], keep_personal=self.land_pii)
+                  progress=progress, personal=PERSONAL_FIELDS[self.name], keep_personal=self.land_pii,
+                  columnar=partial(land_report_page, ledger=ledger, topic=topic, positions=positions))
 
     def pull_feed(self, landing: Landing, progress: Progress | None = None) -> dict[str, Any]:
         """Each ledger's feeds from their stored cursors; a cursor moves only after a checkpoint."""
