@@ -223,10 +223,19 @@ def build_catalog(lake: Lake) -> Path:
     previous: dict[str, str] = found if isinstance(found, dict) else {}
     found = state.get("written")
     written: dict[str, str] = found if isinstance(found, dict) else {}
+    # The views over the landed files (raw, deduplicated, quarantine) are the costly ones to bind (every
+    # file's schema is read): while those files are the same, their columns are too, and the columns
+    # recorded last time give their signatures (a reconcile changes only its result files).
+    landed = _landed_fingerprint(lake)
+    found = state.get("columns")
+    known: dict[str, list[list[str]]] = found if isinstance(found, dict) and state.get("landed") == landed else {}
     con = _memory(lake)
     kept_aside = False
     try:
-        signatures = _signatures(con, statements)
+        # All of them or none: a deduplicated view reads its raw view.
+        ours = _landed_views(lake) & set(statements)
+        signatures, columns = _signatures(con, statements, {name: known[name] for name in ours}
+                                          if ours <= set(known) else {})
         reuse = (final.exists() and bool(previous) and state.get("storage_version") == STORAGE_VERSION
                  and _reusable(final, tmp, con))
         if not reuse:
@@ -270,8 +279,25 @@ def build_catalog(lake: Lake) -> Path:
         os.replace(final, aside)
         log.warning("could not read the tables of the previous %s: it is kept as %s", CATALOG_FILE, aside)
     os.replace(tmp, final)
-    lake.write_state({"objects": signatures, "written": written, "storage_version": STORAGE_VERSION}, "catalog")
+    lake.write_state({"objects": signatures, "written": written, "storage_version": STORAGE_VERSION,
+                      "landed": landed, "columns": columns}, "catalog")
     return final
+
+
+def _landed_views(lake: Lake) -> set[str]:
+    """The views that read only the landed files (and each other): raw_<table>, <table>, quarantine.
+    No other view reads them."""
+    return {f"raw_{name}" for name in TABLES} | set(TABLES) | {"quarantine"}
+
+
+def _landed_fingerprint(lake: Lake) -> str:
+    """A hash of every landed file the views read (path, size, modification time) and of DuckDB's
+    version (which names the column types)."""
+    files = [*(path for name in TABLES for path in (lake.raw / name).glob("*/*.parquet")),
+             *lake.quarantine_dir.glob("*/*.parquet")]
+    listed = sorted((p.relative_to(lake.root).as_posix(), st.st_size, st.st_mtime_ns)
+                    for p in files for st in [p.stat()])
+    return hashlib.sha256(json.dumps([duckdb.__version__, listed]).encode()).hexdigest()[:32]
 
 
 def _views_in_build(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -288,24 +314,28 @@ def _object_name(stmt: str) -> str:
     return found.group(1)
 
 
-def _signatures(con: duckdb.DuckDBPyConnection, statements: dict[str, str]) -> dict[str, str]:
+def _signatures(con: duckdb.DuckDBPyConnection, statements: dict[str, str], known: dict[str, list[list[str]]]
+                ) -> tuple[dict[str, str], dict[str, list[list[str]]]]:
     """Per view and macro, a hash of what the catalog would hold for it: definition, columns with
-    their types, comments. The views are made in ``con``'s own in-memory database first: a view
-    over a glob changes its columns with the files."""
-    for stmt in statements.values():
-        con.execute(stmt)
-    columns: dict[str, list[tuple[str, str]]] = {}
+    their types, comments; and the views' columns. The views are made in ``con``'s own in-memory
+    database first (a view over a glob changes its columns with the files), except those whose
+    columns are ``known`` (none of the others reads them)."""
+    for name, stmt in statements.items():
+        if name not in known:
+            con.execute(stmt)
+    columns: dict[str, list[list[str]]] = dict(known)
     for table, column, kind in con.execute(
             "SELECT table_name, column_name, data_type FROM duckdb_columns() "
             "WHERE database_name = 'memory' ORDER BY table_name, column_index").fetchall():
-        columns.setdefault(table, []).append((column, kind))
+        if table not in known:
+            columns.setdefault(table, []).append([column, kind])
     out = {}
     for name, stmt in statements.items():
         cols = columns.get(name)
         described = [stmt, view_comment(name), [(c, k, column_comment(name, c)) for c, k in cols or []]]
         digest = hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
         out[name] = f"{'view' if cols is not None else 'macro'}:{digest}"
-    return out
+    return out, {name: cols for name, cols in columns.items() if name in statements}
 
 
 # The header of a DuckDB file: "DUCK" at byte 8, then the storage format's number (64 for v1.0.0).

@@ -36,13 +36,15 @@ SETTLEMENT_SPAN_DAYS = 31
 
 # Temp tables in dependency order: name -> SQL file. The settlement and VAT steps come first, so that
 # the Report API's funds and fees and the order lines are dropped before the matching builds its own.
+# The fees feed is read (and dropped) before the Sales entries and lines are staged: the balance
+# chain's sort then shares the memory limit with the funds and fees only.
 STEPS = [
-    ("stg_vipps_entries", "stg_vipps_entries.sql"),
-    ("stg_vipps_lines", "stg_vipps_lines.sql"),
     ("stg_vipps_funds", "stg_vipps_funds.sql"),
     ("stg_vipps_fees", "stg_vipps_fees.sql"),
     ("balance_check", "balance_check.sql"),
     ("settlement_fees", "settlement_fees.sql"),
+    ("stg_vipps_entries", "stg_vipps_entries.sql"),
+    ("stg_vipps_lines", "stg_vipps_lines.sql"),
     ("stg_vipps_sales_settle", "stg_vipps_sales_settle.sql"),
     ("settlement_check", "settlement_check.sql"),
     ("vipps_side", "vipps_side.sql"),

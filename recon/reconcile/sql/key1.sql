@@ -1,10 +1,16 @@
 -- Key 1: Vipps pspReference = Entur externalTransactionId, one to one (the n-th of each side).
 -- Almost every pspReference is on one entry per side: those pair at once; only the references
 -- repeated on either side are ranked (by time, then id) and paired by rank.
+-- Each pair carries both sides' columns that matches.sql shows, so that it need not look the pair's
+-- entries up again.
 WITH v AS (
-    SELECT kind, psp_reference AS ref, vipps_id, time FROM vipps_side WHERE psp_reference IS NOT NULL
+    SELECT kind, psp_reference AS ref, vipps_id, time, order_key, ledger_id, reference, psp_reference,
+           amount AS vipps_amount, currency AS vipps_currency, vipps_date, vipps_api
+    FROM vipps_side WHERE psp_reference IS NOT NULL
 ), e AS (
-    SELECT kind, external_transaction_id AS ref, entur_id, created_at FROM entur_side
+    SELECT kind, external_transaction_id AS ref, entur_id, created_at, order_id, payment_id, credit_id,
+           transaction_id AS entur_transaction_id, amount AS entur_amount, currency AS entur_currency, entur_date
+    FROM entur_side
     WHERE external_transaction_id IS NOT NULL
 ), repeated AS (
     SELECT kind, ref FROM v GROUP BY kind, ref HAVING count(*) > 1
@@ -17,8 +23,12 @@ WITH v AS (
     SELECT e.*, row_number() OVER (PARTITION BY kind, ref ORDER BY created_at, entur_id) AS n
     FROM e SEMI JOIN repeated AS r USING (kind, ref)
 )
-SELECT v.kind, v.vipps_id, e.entur_id
+SELECT v.kind, v.vipps_id, e.entur_id, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
+       e.payment_id, e.credit_id, e.entur_transaction_id, v.vipps_amount, e.entur_amount, v.vipps_currency,
+       e.entur_currency, v.vipps_date, e.entur_date, v.vipps_api
 FROM v JOIN e USING (kind, ref) ANTI JOIN repeated AS r USING (kind, ref)
 UNION ALL
-SELECT v.kind, v.vipps_id, e.entur_id
+SELECT v.kind, v.vipps_id, e.entur_id, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
+       e.payment_id, e.credit_id, e.entur_transaction_id, v.vipps_amount, e.entur_amount, v.vipps_currency,
+       e.entur_currency, v.vipps_date, e.entur_date, v.vipps_api
 FROM ranked_v AS v JOIN ranked_e AS e USING (kind, ref, n)

@@ -4,15 +4,11 @@
 -- `vipps_api` (last column) is the API of the Vipps side: 'sales' or 'report' (a key 2 group
 -- drawing on both lists both, 'report,sales').
 WITH pairs AS (
-    SELECT k.kind, 1 AS match_key, v.order_key,
-           v.ledger_id, v.reference, v.psp_reference, e.order_id,
-           e.payment_id, e.credit_id, e.transaction_id AS entur_transaction_id,
-           v.amount AS vipps_amount, e.amount AS entur_amount,
-           v.currency AS vipps_currency, e.currency AS entur_currency,
-           v.vipps_date, e.entur_date, v.vipps_api
-    FROM key1 AS k
-    JOIN vipps_side AS v USING (vipps_id)
-    JOIN entur_side AS e USING (entur_id)
+    -- key1.sql carries both sides' columns of each pair.
+    SELECT kind, 1 AS match_key, order_key, ledger_id, reference, psp_reference, order_id,
+           payment_id, credit_id, entur_transaction_id, vipps_amount, entur_amount,
+           vipps_currency, entur_currency, vipps_date, entur_date, vipps_api
+    FROM key1
 ), groups_v AS (
     SELECT k.kind, k.order_key,
            min(v.ledger_id) AS ledger_id, min(v.reference) AS reference,

@@ -44,11 +44,13 @@ WITH ordered AS (
                             ORDER BY CASE WHEN by_feed THEN feed_seq END, ledger_date, feed_seq NULLS LAST,
                                      date_seq NULLS LAST, time, entry_key)
 ), grouped AS (
-    SELECT f.*, s.psp_reference IS NOT NULL AS has_sales
+    -- has_sales is only read for captures: only the Sales captures are looked up (a mark join, so
+    -- a pspReference on several Sales entries does not repeat the funds entry).
+    SELECT f.*,
+           EXISTS (SELECT 1 FROM stg_vipps_sales_settle AS s
+                   WHERE s.entry_type = 'capture' AND s.ledger_id = f.ledger_id
+                     AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference) AS has_sales
     FROM funds AS f
-    LEFT JOIN (SELECT DISTINCT ledger_id, entry_type, psp_reference FROM stg_vipps_sales_settle
-               WHERE psp_reference IS NOT NULL) AS s
-        ON s.ledger_id = f.ledger_id AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference
 ), groups AS (
     SELECT ledger_id, grp, min(currency) AS currency,
            bool_or(is_payout) AS has_payout,
@@ -81,12 +83,19 @@ WITH ordered AS (
            coalesce(lag(payout_ledger_date) OVER (PARTITION BY ledger_id ORDER BY grp) + 1, first_date) AS covers_from,
            coalesce(payout_ledger_date, last_date) AS covers_to
     FROM groups AS g
+), sales_per_date AS (
+    -- The Sales gross per ledger and business date, so that each row's span adds up a few dates,
+    -- not every Sales entry again.
+    SELECT ledger_id, business_date,
+           CAST(sum(CASE WHEN entry_type = 'refund' THEN -amount ELSE amount END) AS BIGINT) AS gross
+    FROM stg_vipps_sales_settle
+    WHERE psp_reference IS NOT NULL
+    GROUP BY ledger_id, business_date
 ), rows AS (
     SELECT p.*,
-           (SELECT CAST(coalesce(sum(CASE WHEN s.entry_type = 'refund' THEN -s.amount ELSE s.amount END), 0) AS BIGINT)
-            FROM stg_vipps_sales_settle AS s
-            WHERE s.ledger_id = p.ledger_id AND s.psp_reference IS NOT NULL
-              AND s.business_date BETWEEN p.covers_from AND p.covers_to) AS sales_gross
+           (SELECT CAST(coalesce(sum(s.gross), 0) AS BIGINT)
+            FROM sales_per_date AS s
+            WHERE s.ledger_id = p.ledger_id AND s.business_date BETWEEN p.covers_from AND p.covers_to) AS sales_gross
     FROM spans AS p
     WHERE CAST(p.covers_from AS DATE) <= $date_to AND (NOT p.has_payout OR p.covers_to >= $date_from)
 )

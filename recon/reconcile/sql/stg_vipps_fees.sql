@@ -9,12 +9,12 @@ WITH fees AS NOT MATERIALIZED (
     SELECT entry_key FROM fees GROUP BY entry_key HAVING count(*) > 1
 )
 SELECT 'fees' AS feed, entry_key, ledger_id, entry_type, psp_reference, reference, time, ledger_date, currency,
-       amount, balance_before, balance_after, recipient_handle, feed_seq, date_seq, business_date, _row_id
+       amount, balance_before, balance_after, feed_seq, date_seq, business_date
 FROM fees ANTI JOIN repeated AS r ON r.entry_key IS NOT DISTINCT FROM fees.entry_key
 UNION ALL
 SELECT 'fees', entry_key, ledger_id, entry_type, psp_reference, reference, time, ledger_date, currency,
-       amount, balance_before, balance_after, recipient_handle,
-       max(feed_seq) OVER copies, max(date_seq) OVER copies, business_date, _row_id
+       amount, balance_before, balance_after,
+       max(feed_seq) OVER copies, max(date_seq) OVER copies, business_date
 FROM fees SEMI JOIN repeated AS r ON r.entry_key IS NOT DISTINCT FROM fees.entry_key
 WINDOW copies AS (PARTITION BY entry_key ORDER BY landing_seq(_landed_at, _row_id)
                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
