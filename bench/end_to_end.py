@@ -13,8 +13,8 @@ Then the real CLI, ``recon run --from D --to D`` as cron would call it (a fresh 
 ``--log-format json``), pulls every source in parallel, reconciles and writes the workbook. Prints
 the total wall seconds and the split into pull / reconcile / report, read from the run's own log
 events, each source's pull seconds, and the peak RSS of the recon process (the sources' pulls run
-in child processes of a fork server, which that figure does not include). Target (issue 15): under 15 s on 2 cores at 200k.
-Prints figures; asserts nothing.
+in child processes of a fork server, which that figure does not include). Target (issue 15):
+under 15 s on 2 cores at 200k. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 import pyarrow as pa
@@ -37,22 +38,31 @@ def all_true(mask: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.fill_null(mask, False)).as_py())
 
 
+def _bounds(values: pa.Array) -> tuple[Any, Any]:
+    """(smallest, largest) of the values present, in one pass; (None, None) if none is."""
+    found = pc.min_max(values).as_py()
+    return found["min"], found["max"]
+
+
 def plain_text(values: pa.Array, max_len: int, *, required: bool = False) -> bool:
     """Every value is what ``validation.text`` / ``validation.ident`` return unchanged: absent
     (unless ``required``; a required one is not empty either), or at most ``max_len`` characters.
     The page encoded plainly, so no string holds a lone surrogate (bad UTF-8): Arrow's count of
     code points is Python's ``len``."""
-    lengths = pc.utf8_length(values)
-    ok = pc.less_equal(lengths, max_len)
-    if required:
-        return all_true(pc.and_kleene(ok, pc.greater(lengths, 0)))
-    return all_true(pc.or_kleene(ok, pc.is_null(values)))
+    if not len(values) or (required and values.null_count):
+        return False  # none: as all_true of none was (the page goes the per-record way)
+    shortest, longest = _bounds(pc.utf8_length(values))
+    if longest is None:
+        return not required
+    return longest <= max_len and (not required or shortest > 0)
 
 
 def within(values: pa.Array, low: int, high: int, *, required: bool = False) -> bool:
     """Every integer is absent (unless ``required``) or in ``low..high``."""
-    ok = pc.and_kleene(pc.greater_equal(values, low), pc.less_equal(values, high))
-    return all_true(ok if required else pc.or_kleene(ok, pc.is_null(values)))
+    if not len(values) or (required and values.null_count):
+        return False  # none: as all_true of none was
+    smallest, largest = _bounds(values)
+    return smallest is None or (smallest >= low and largest <= high)
 
 
 def utc_times(values: pa.Array, pattern: str) -> pa.Array | None:
@@ -118,13 +128,24 @@ def business_dates(times: pa.Array, tz: str) -> pa.Array | None:
 
 
 def digests(encoded: list[bytes]) -> pa.Array:
-    """``_hash`` of each canonical JSON text."""
-    return pa.array([hashlib.sha256(raw).hexdigest()[:32] for raw in encoded], pa.string())
+    """``_hash`` of each canonical JSON text: the first 16 bytes of its SHA-256 in hex (what
+    ``hexdigest()[:32]`` is), all joined into one buffer of 32 characters a row."""
+    sha256 = hashlib.sha256
+    hexed = b"".join([sha256(raw).digest()[:16] for raw in encoded]).hex().encode("ascii")
+    n = len(encoded)
+    offsets = pa.array(range(0, 32 * (n + 1), 32), pa.int32())
+    return pa.Array.from_buffers(pa.string(), n, [None, offsets.buffers()[1], pa.py_buffer(hexed)])
 
 
 def texts(encoded: list[bytes]) -> pa.Array:
-    """``_raw``: canonical JSON from orjson is valid UTF-8, so ``safe_text`` would keep it as is."""
-    return pa.array(encoded, pa.string())
+    """``_raw``: canonical JSON from orjson is valid UTF-8, so ``safe_text`` would keep it as is;
+    the texts are joined into one buffer (no conversion of each)."""
+    n = len(encoded)
+    ends = list(accumulate(map(len, encoded), initial=0))
+    if ends[-1] >= 2**31:
+        return pa.array(encoded, pa.string())
+    offsets = pa.array(ends, pa.int32())
+    return pa.Array.from_buffers(pa.string(), n, [None, offsets.buffers()[1], pa.py_buffer(b"".join(encoded))])
 
 
 def constant(value: Any, kind: pa.DataType, n: int) -> pa.Array:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -139,7 +140,24 @@ def land_page(
 
     ``columnar`` (recon.ingest.columnar) may land the whole page at once when every record is
     plain; where it declines, the page is landed record by record as above.
+
+    The cycle collector is off while a page lands: a page builds tens of thousands of containers,
+    none of them in a cycle, and would set it off again and again for nothing.
     """
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        return _land_page(landing, records, normalise, kind, id_keys, context, progress, personal, keep_personal,
+                          columnar)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _land_page(landing: Landing, records: Iterable[Any], normalise: Normaliser, kind: str, id_keys: tuple[str, ...],
+               context: str, progress: Progress | None, personal: tuple[str, ...], keep_personal: bool,
+               columnar: PageLander | None) -> int:
     if columnar is not None:
         records = list(records)
         page = _encode_plain(records, personal, keep_personal)
