@@ -7,8 +7,8 @@ only relays what the children log and report, and gathers their results.
 
 What a child logs is redacted in the child, where the secrets it read and the tokens it fetched are
 known, then handled by the parent's handlers (the run's log file, the console, the held cron lines)
-as if it had been logged there. A child whose parent is gone (killed outright) stops at its next
-page without landing it, as a killed run would: its cursor stays where its data is safe.
+as if it had been logged there. A child whose parent is gone (killed outright) leaves at once, as
+a killed run would: its cursor stays where its data is safe.
 """
 
 from __future__ import annotations
