@@ -183,12 +183,9 @@ def _land_page(landing: Landing, records: Iterable[Any], normalise: Normaliser, 
         assert identity_bytes is not None
         identity = identity_bytes.decode("utf-8")
         raw = identity if raw_bytes is identity_bytes else raw_bytes.decode("utf-8")
-        try:
-            parsed = normalise(record, identity)
-        except (BadValue, MoneyError) as exc:
-            landing.quarantine(kind, exc.code, str(exc), raw, record_id=guess_id(record, *id_keys), context=context)
-            if progress:
-                progress.quarantined += 1
+        parsed = _normalise_or_quarantine(landing, normalise, record, identity, raw, kind, id_keys, context,
+                                          progress)
+        if parsed is None:
             continue
         if progress and parsed.unknown:
             progress.unknown.update(parsed.unknown)
@@ -256,19 +253,24 @@ def _land_one_slowly(landing: Landing, buffered: dict[str, list[dict[str, Any]]]
     # personal data, whether kept or not: switching land_pii must not make it look new.
     identity = canonical_json(stripped)
     raw = identity if record is stripped else canonical_json(record)
-    try:
-        parsed = normalise(record, identity)
-    except (BadValue, MoneyError) as exc:
-        landing.quarantine(kind, exc.code, str(exc), raw, record_id=guess_id(record, *id_keys), context=context)
-        if progress:
-            progress.quarantined += 1
+    parsed = _normalise_or_quarantine(landing, normalise, record, identity, raw, kind, id_keys, context, progress)
+    if parsed is None:
         return
     if progress:
         progress.unknown.update(parsed.unknown)
     parent = landing.stamp(parsed.row, raw, identity)
     buffered.setdefault(parsed.table, []).append(parent)
-    for table, children in parsed.children.items():
-        rows = buffered.setdefault(table, [])
-        for row, item in children:
-            row["_parent_row_id"] = parent["_row_id"]
-            rows.append(landing.stamp(row, canonical_json(item)))
+    _stamp_children(landing, buffered, parsed, parent["_row_id"])
+
+
+def _normalise_or_quarantine(landing: Landing, normalise: Normaliser, record: Any, identity: str, raw: str,
+                             kind: str, id_keys: tuple[str, ...], context: str,
+                             progress: Progress | None) -> Parsed | None:
+    """The record normalised, or None once it is quarantined with the rule it broke."""
+    try:
+        return normalise(record, identity)
+    except (BadValue, MoneyError) as exc:
+        landing.quarantine(kind, exc.code, str(exc), raw, record_id=guess_id(record, *id_keys), context=context)
+        if progress:
+            progress.quarantined += 1
+        return None
