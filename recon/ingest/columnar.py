@@ -10,6 +10,7 @@ takes the per-record path. tests/ingest/test_landing_equivalence.py holds the tw
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
@@ -150,3 +151,154 @@ def texts(encoded: list[bytes]) -> pa.Array:
 
 def constant(value: Any, kind: pa.DataType, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, kind), n)
+
+
+# --- for the APIs that send an id or an amount as a number or as text (Entur, Samtrafiken) --------
+
+_INT, _TEXT = pa.int64(), pa.string()
+
+
+def first_kinds(rows: Iterable[dict[str, Any]], names: Iterable[str]) -> dict[str, pa.DataType] | None:
+    """The Arrow type of each field of ``names`` on this page, by the first value present: int64
+    for an integer, string for a text (and where no row has one); None if that value is neither (a
+    bool, an object: the per-record path decides). A page that mixes the two fails ``to_arrow``."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    kinds = {}
+    for name in names:
+        value = next((v for row in rows if (v := row.get(name)) is not None), None)
+        if type(value) is int:
+            kinds[name] = _INT
+        elif value is None or type(value) is str:
+            kinds[name] = _TEXT
+        else:
+            return None
+    return kinds
+
+
+def idents(values: pa.Array, *, required: bool = False) -> pa.Array | None:
+    """``validation.ident`` of each value of a column typed by ``first_kinds``: an integer as its
+    decimal text, a text as is (at most 200 characters), an empty or absent one no id; None if a
+    ``required`` one is missing or a text is too long."""
+    if pa.types.is_integer(values.type):
+        return None if required and values.null_count else pc.cast(values, _TEXT)
+    if not len(values):
+        return values
+    if not plain_text(values, 200, required=required):
+        return None
+    return values if required else empty_as_null(values)
+
+
+def text_ok(values: pa.Array, max_len: int) -> bool:
+    """``plain_text`` (``validation.text`` returns each value unchanged), true of no values at all."""
+    return not len(values) or plain_text(values, max_len)
+
+
+def ascii_upper(values: pa.Array, max_len: int) -> pa.Array | None:
+    """``validation.text(...).upper()`` of each value, where every value present is ASCII (beyond
+    it, Python's ``str.upper`` and Arrow's differ: ``"ß"`` becomes ``"SS"``) of at most ``max_len``
+    characters; None otherwise."""
+    if not len(values):
+        return values
+    if not plain_text(values, max_len) or not all_true(pc.fill_null(pc.string_is_ascii(values), True)):
+        return None
+    return pc.ascii_upper(values)
+
+
+# [+-], at most 16 whole digits (so that no amount in minor units overflows int64), 1-5 decimals.
+_DECIMAL = r"^(?P<sign>[+-]?)(?P<whole>[0-9]{1,16})(?:\.(?P<fraction>[0-9]{1,5}))?$"
+_CENTS = r"^-?[0-9]{1,16}\.[0-9]{2}$"  # what the APIs send nearly always: its digits are the minor units
+
+
+def minor_units(values: pa.Array, *, empty_is_none: bool = False) -> pa.Array | None:
+    """``money.parse_minor`` (two decimals) of each value present, nulls staying null, of a column
+    typed by ``first_kinds``: an integer is whole major units, a text a decimal ``[+-]d[.ddddd]``
+    with no non-zero digit beyond the øre (``"152.005"`` is refused, never rounded). With
+    ``empty_is_none`` an empty text is no amount. None if any value is another form (the per-record
+    path decides, and words the error), never a rounded or overflowed amount."""
+    if not len(values):
+        return pa.array([], _INT)
+    if pa.types.is_integer(values.type):
+        try:
+            return pc.multiply_checked(values, 100)
+        except pa.ArrowInvalid:  # overflow
+            return None
+    if empty_is_none:
+        values = empty_as_null(values)
+    if all_true(pc.fill_null(pc.match_substring_regex(values, _CENTS), True)):
+        return pc.cast(pc.replace_substring(values, ".", ""), _INT)
+    absent = pc.is_null(values)
+    parts = pc.extract_regex(pc.fill_null(values, "0"), _DECIMAL)  # null where a value does not match
+    if parts.null_count:
+        return None
+    fraction = pc.utf8_rpad(parts.field("fraction"), 5, "0")
+    if not all_true(pc.equal(pc.utf8_slice_codeunits(fraction, 2, 5), "000")):
+        return None
+    magnitude = pc.add(pc.multiply(pc.cast(parts.field("whole"), _INT), 100),
+                       pc.cast(pc.utf8_slice_codeunits(fraction, 0, 2), _INT))
+    signed = pc.if_else(pc.equal(parts.field("sign"), "-"), pc.negate(magnitude), magnitude)
+    return pc.if_else(absent, pa.scalar(None, _INT), signed)
+
+
+def rate_bp(values: pa.Array) -> pa.Array | None:
+    """``validation.vat_rate_bp`` of each value present (an integer or a decimal text; up to 100 a
+    percent, above it basis points, 0..10 000), nulls staying null; None if any value is another
+    form or not a whole number of basis points."""
+    if not len(values):
+        return pa.array([], _INT)
+    if pa.types.is_integer(values.type):
+        if not within(values, 0, 10_000):
+            return None
+        return pc.if_else(pc.less_equal(values, 100), pc.multiply(values, 100), values)
+    hundredths = minor_units(values)
+    if hundredths is None or not within(hundredths, 0, 1_000_000):
+        return None
+    percent = pc.less_equal(hundredths, 10_000)
+    whole = pc.divide(hundredths, 100)  # not negative: truncation is floor
+    if not all_true(pc.fill_null(pc.or_(percent, pc.equal(pc.multiply(whole, 100), hundredths)), True)):
+        return None
+    return pc.if_else(percent, hundredths, whole)
+
+
+_ISO_UTC = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$"
+_UTC = pa.timestamp("us", tz="UTC")
+
+
+def iso_utc_times(values: pa.Array, *, required: bool = True) -> pa.Array | None:
+    """``validation.timestamp`` of each value, where each is ``YYYY-MM-DDTHH:MM:SS[.f]Z`` with up
+    to nine digits of a second (those beyond six cut off, as ``timestamp`` does) in 1970..2200;
+    unless ``required``, an empty or absent one is no time. None if any value is another form (an
+    offset, a lower-case ``z``: the per-record path reads those). Arrow's reading is checked
+    against its rendering as text (a cast: ``utc_times``' strftime takes ten times as long)."""
+    if not len(values):
+        return pa.array([], _UTC)
+    absent = pc.fill_null(pc.equal(values, ""), True)
+    if required and absent.true_count:
+        return None
+    if absent.true_count == len(values):
+        return pa.nulls(len(values), _UTC)
+    present = pc.if_else(absent, "1970-01-01T00:00:00Z", values) if absent.true_count else values
+    if not all_true(pc.match_substring_regex(present, _ISO_UTC)):
+        return None
+    digits = pc.utf8_rpad(pc.utf8_slice_codeunits(pc.utf8_rtrim(present, "Z"), 20, 26), 6, "0")
+    day, clock = pc.utf8_slice_codeunits(present, 0, 10), pc.utf8_slice_codeunits(present, 11, 19)
+    try:
+        times = pc.cast(pc.binary_join_element_wise(day, "T", clock, ".", digits, "Z", ""), _UTC)
+    except _CONVERSION_ERRORS:
+        return None
+    rendered = pc.cast(pc.cast(times, pa.timestamp("us")), _TEXT)
+    if (not within(pc.year(times), 1970, 2200, required=True)
+            or not all_true(pc.equal(rendered, pc.binary_join_element_wise(day, " ", clock, ".", digits, "")))):
+        return None
+    return pc.if_else(absent, pa.scalar(None, _UTC), times) if absent.true_count else times
+
+
+def family_seqs(children: pa.Array, base: int) -> tuple[pa.Array, pa.Array]:
+    """Row numbers as the per-record path hands them out to records with children (``children``:
+    each record's list, a null one empty): a record, then its children, then the next record, the
+    first numbered ``base + 1``. Returns the records' numbers and the children's."""
+    parents = pc.cast(pc.list_parent_indices(children), _INT)
+    lengths = pc.cast(pc.fill_null(pc.list_value_length(children), 0), _INT)
+    before = pc.subtract(pc.cumulative_sum(lengths), lengths)  # children of the records before
+    n, m = len(children), len(parents)
+    return (pc.add(pc.add(pa.array(range(n), _INT), before), base + 1),
+            pc.add(pc.add(pa.array(range(m), _INT), parents), base + 2))
