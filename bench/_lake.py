@@ -18,7 +18,10 @@ them:
   2), mPOS card and cash sales (out of scope), ePayment captures known only to the Report API,
   Entur card-only payments and failed attempts (ignored), Samtrafiken bookings with refund
   events; the Report API's funds feed (captures, refunds, fees retained, a payout closing each
-  ledger day, unbroken running balances) and fees feed (a fee per capture);
+  ledger day, unbroken running balances) and fees feed (a fee per capture), each entry at its
+  feed position (``feed_seq``) as landing numbers them: one after another per ledger and feed,
+  from the first night on (``gapped=True``: day D's positions start at D × 10^7 instead, so every
+  chain has gaps and reconcile takes its sorted path);
 * ``plant`` orders in 10,000 planted for each of the 14 mismatch codes (``CODES``).
 
 Every value is computed by DuckDB from the order number (a hash of it), one day at a time, so
@@ -141,6 +144,7 @@ _LANDING = """'{source}' AS _source, run_id(_rd) AS _run_id, landed(_rd) AS _lan
        run_id(_rd) || ':' || CAST({seq} AS VARCHAR) AS _row_id, md5(_raw) AS _hash"""
 
 # table -> (query giving that table's columns, _rd, _o, business_date and _raw)
+_DAY_POSITIONS = 10_000_000  # the generator's own numbering: day D's n-th entry of a ledger is D × this + n
 _TABLES: dict[str, str] = {
     "vipps_sales_lines": """
         SELECT *, {landing} FROM (
@@ -225,7 +229,8 @@ _TABLES: dict[str, str] = {
                -- A planted break starts 1 øre off and still ends where the chain goes on: one row each.
                before + CASE WHEN broken THEN 1 ELSE 0 END AS balance_before, after AS balance_after,
                CASE WHEN entry_type = 'payout-scheduled' THEN NULL ELSE 'NO:' || ledger_id END AS recipient_handle,
-               CAST(d * 10000000 + n AS BIGINT) AS feed_seq, NULL::BIGINT AS date_seq, NULL::VARCHAR AS feed_cursor,
+               CAST(d * {DAY_POSITIONS} + n AS BIGINT) AS feed_seq, NULL::BIGINT AS date_seq,
+               NULL::VARCHAR AS feed_cursor,
                'Europe/Oslo' AS business_tz, day_of(d) AS business_date, d AS _rd, o AS _o,
                CAST(to_json({{pspReference: psp, entryType: entry_type, time: strftime(time,
                    '%Y-%m-%dT%H:%M:%S.000000Z'),
@@ -258,7 +263,7 @@ _TABLES: dict[str, str] = {
         SELECT ledger_id || ':fee' || psp AS entry_key, ledger_id, entry_type, psp AS psp_reference, reference, time,
                day_of(d) AS ledger_date, 'NOK' AS currency, CAST(amount AS BIGINT) AS amount,
                CAST(before AS BIGINT) AS balance_before, CAST(after AS BIGINT) AS balance_after,
-               NULL::VARCHAR AS recipient_handle, CAST(d * 10000000 + n AS BIGINT) AS feed_seq,
+               NULL::VARCHAR AS recipient_handle, CAST(d * {DAY_POSITIONS} + n AS BIGINT) AS feed_seq,
                    NULL::BIGINT AS date_seq,
                NULL::VARCHAR AS feed_cursor, 'Europe/Oslo' AS business_tz, day_of(d) AS business_date,
                    d AS _rd, o AS _o,
@@ -389,7 +394,7 @@ def _fill(sql: str) -> str:
              "SAM": "SETTLEMENT_AMOUNT_MISMATCH", "BB": "BALANCE_BREAK"}
     return sql.format(**{k: C[v] for k, v in names.items()}, plant_from=PLANT_FROM, n_codes=len(CODES),
                       L1=LEDGERS[0], L2=LEDGERS[1], day0=DAY0.isoformat(), reserve=RESERVE, fee=_FEE,
-                      timing=TIMING_DAYS, landing="{landing}")
+                      timing=TIMING_DAYS, DAY_POSITIONS=_DAY_POSITIONS, landing="{landing}")
 
 
 SOURCES = {"vipps_sales_lines": "vipps", "vipps_sales_entries": "vipps", "vipps_funds_entries": "vipps_report",
@@ -440,8 +445,23 @@ class _Writer:
             self.rows[name] += part.num_rows
 
 
+_FEEDS = ("vipps_funds_entries", "vipps_fees_entries")
+def _landing_positions(table: Any, next_position: dict[str, int]) -> Any:
+    """``table`` (one day of a feed) with each entry's ``feed_seq`` as landing numbers a feed: the
+    ledger's next position on, in the day's order (``next_position``: per ledger, moved on)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = table.column("feed_seq").to_numpy() % _DAY_POSITIONS
+    ledgers = np.array(table.column("ledger_id").to_pylist(), dtype=object)
+    base = np.array([next_position.get(ledger, 0) for ledger in ledgers], dtype=np.int64)
+    for ledger in set(ledgers.tolist()):
+        next_position[ledger] = next_position.get(ledger, 0) + int(n[ledgers == ledger].max())
+    return table.set_column(table.schema.get_field_index("feed_seq"), "feed_seq", pa.array(base + n, pa.int64()))
+
+
 def generate(lake: Path, n: int, *, days: int = 60, plant: int = 8, relanded: float = 0.02,
-             flush_rows: int = 100_000) -> dict[str, int]:
+             flush_rows: int = 100_000, gapped: bool = False) -> dict[str, int]:
     """Write the lake (see the module docstring); returns the rows landed per table."""
     import duckdb
 
@@ -455,6 +475,7 @@ def generate(lake: Path, n: int, *, days: int = 60, plant: int = 8, relanded: fl
         con.execute(stmt)
     writer = _Writer(lake, flush_rows)
     previous: dict[str, Any] = {}
+    positions: dict[str, dict[str, int]] = {name: {} for name in _FEEDS}
     relanded_bp = int(relanded * 10_000)
     for d in range(days):
         lo, hi = d * per_day, min(n, (d + 1) * per_day)
@@ -466,6 +487,8 @@ def generate(lake: Path, n: int, *, days: int = 60, plant: int = 8, relanded: fl
         current = {}
         for name in _TABLES:
             table = con.sql(_table_sql(name)).to_arrow_table()
+            if name in _FEEDS and not gapped:
+                table = _landing_positions(table, positions[name])
             writer.write(name, table)
             current[name] = table
         # Re-landed: some of yesterday's records (with their children) land again tonight, as

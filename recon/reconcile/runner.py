@@ -34,21 +34,27 @@ MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql", "macr
 # each entry of the period, when payouts are at most a month apart.
 SETTLEMENT_SPAN_DAYS = 31
 
-# Temp tables in dependency order: name -> SQL file. The settlement and VAT steps come first, so that
-# the Report API's funds and fees and the order lines are dropped before the matching builds its own.
-# The fees feed is read (and dropped) before the Sales entries and lines are staged: the balance
-# chain's sort then shares the memory limit with the funds and fees only.
-STEPS = [
+# The steps in dependency order: name, SQL file and the parameters of this step only, if any.
+# The settlement steps come first: they read the Report API's funds and fees (views over the
+# Parquet files, one balance chain sorted at a time) and the Sales entries of the settlement read
+# window (a view too), while nothing large is held. The Vipps side and the VAT steps read the Sales
+# entries of the matching window (a view) and their order lines, then the Entur side is staged and
+# the sides are matched.
+STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
+    ("stg_vipps_funds_copies", "stg_vipps_funds_copies.sql"),
     ("stg_vipps_funds", "stg_vipps_funds.sql"),
+    ("stg_vipps_fees_copies", "stg_vipps_fees_copies.sql"),
     ("stg_vipps_fees", "stg_vipps_fees.sql"),
-    ("balance_check", "balance_check.sql"),
+    ("balance_check_funds", "balance_check.sql", {"feed": "funds"}),
+    ("balance_check_fees", "balance_check.sql", {"feed": "fees"}),
     ("settlement_fees", "settlement_fees.sql"),
-    ("stg_vipps_entries", "stg_vipps_entries.sql"),
-    ("stg_vipps_lines", "stg_vipps_lines.sql"),
+    ("stg_vipps_funds_ledgers", "stg_vipps_funds_ledgers.sql"),
+    ("stg_vipps_entries_dropped", "stg_vipps_entries_dropped.sql"),
     ("stg_vipps_sales_settle", "stg_vipps_sales_settle.sql"),
     ("settlement_check", "settlement_check.sql"),
-    ("vipps_side", "vipps_side.sql"),
     ("settlement", "settlement_summary.sql"),
+    ("stg_vipps_entries", "stg_vipps_entries.sql"),
+    ("vipps_side", "vipps_side.sql"),
     ("vat_check", "vat_check.sql"),
     ("vat", "vat_summary.sql"),
     ("stg_payment_transactions", "stg_payment_transactions.sql"),
@@ -61,8 +67,17 @@ STEPS = [
     ("booking_check", "bookings.sql"),
     ("mismatches", "mismatches.sql"),
 ]
+# Steps run with DuckDB's build-side choice off, so that each join builds its hash table on the side
+# written on its right: there a few rows, or only the columns joined on. DuckDB underestimates how
+# many Sales entries pass several filters and would build on millions of them, every column
+# included: out of memory at ten million entries a source.
+SIDES_AS_WRITTEN = {"settlement_check", "vipps_side"}
 # The steps whose tables the runner reads after the steps (the result files and the figures).
 RESULT_STEPS = {"matches", "mismatches", "vat", "settlement", "settlement_fees"}
+# The steps staged as views, not tables: windows of a raw table that would not fit in memory as a
+# whole at ten million entries. Each step reading one reads its columns from the Parquet files
+# (a few small tables hold the entries landed more than once: *_copies, *_dropped).
+VIEW_STEPS = {"stg_vipps_funds", "stg_vipps_fees", "stg_vipps_sales_settle", "stg_vipps_entries"}
 
 
 @dataclass
@@ -128,27 +143,57 @@ def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: 
     # Intermediates are unordered sets: DuckDB need not keep their rows in order (less memory, more
     # parallel). The result tables are sorted by their own ORDER BY and must stay so in the files.
     last_read = _last_reads()
-    for i, (name, path) in enumerate(STEPS):
+    for i, (name, path, *own) in enumerate(STEPS):
         sql = sql_text("recon.reconcile", path)
+        step_params = {**params, **own[0]} if own else params
         ordered = "true" if name in RESULT_STEPS else "false"
         con.execute(f"SET preserve_insertion_order = {ordered}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bind(sql, params))
+        con.execute("SET disabled_optimizers = " + ("'build_side_probe_side'" if name in SIDES_AS_WRITTEN else "''"))
+        if name in VIEW_STEPS:
+            # A view cannot hold prepared parameters: their values are written into its text.
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {inline(sql, step_params)}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bind(sql, step_params))
         # An intermediate no later step reads is dropped at once, so memory holds only what is still needed.
         for done in [t for t, last in last_read.items() if last == i and t not in RESULT_STEPS]:
-            con.execute(f"DROP TABLE {done}")
+            con.execute(f"DROP {'VIEW' if done in VIEW_STEPS else 'TABLE'} {done}")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET disabled_optimizers = ''")
 
 
 def _last_reads() -> dict[str, int]:
-    """Per step's table, the index of the last step whose SQL reads it (its own, if none does)."""
+    """Per step's table, the index of the last step whose SQL reads it (its own, if none does). A
+    table a view reads is read whenever the view is, so it lives as long as the view."""
     last = {}
-    for i, (name, _path) in enumerate(STEPS):
+    reads: dict[str, list[str]] = {}
+    for i, (name, path, *_own) in enumerate(STEPS):
         last[name] = i
-        code = re.sub(r"--[^\n]*", "", sql_text("recon.reconcile", STEPS[i][1]))
-        for table, _ in STEPS[:i]:
-            if re.search(rf"\b{table}\b", code):
-                last[table] = i
+        code = re.sub(r"--[^\n]*", "", sql_text("recon.reconcile", path))
+        reads[name] = [table for table, *_ in STEPS[:i] if re.search(rf"\b{table}\b", code)]
+        for table in reads[name]:
+            last[table] = i
+    for name, *_ in reversed(STEPS):
+        if name in VIEW_STEPS:
+            for table in reads[name]:
+                last[table] = max(last[table], last[name])
     return last
+
+
+def inline(sql: str, params: dict[str, Any]) -> str:
+    """``sql`` with each ``$parameter`` replaced by its value as a SQL literal."""
+    def literal(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, date):
+            return f"DATE '{value.isoformat()}'"
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return "CAST([" + ", ".join(literal(v) for v in value) + "] AS VARCHAR[])"
+        raise TypeError(f"no SQL literal for {value!r}")
+    return re.sub(r"\$([a-z_]+)", lambda m: literal(params[m.group(1)]), sql)
 
 
 def read_span(settings: ReconcileSettings) -> int:

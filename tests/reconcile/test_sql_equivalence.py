@@ -156,11 +156,7 @@ def assert_same(config: Config, date_from: date, date_to: date, today: date, tmp
     return sizes
 
 
-@pytest.fixture(scope="module")
-def bench_lake(tmp_path_factory):
-    """A small bench lake (bench/_lake.py) with every code planted, spanning days beyond the matching
-    window on both sides, so that a filter reading too much or too little shows. Each test reconciles
-    it again under the same run id (its result files are replaced; the raw files never change)."""
+def _bench_lake(tmp_path_factory: Any, **options: Any) -> tuple[Path, Any, date, date, date]:
     sys.path.insert(0, str(BENCH))
     try:
         import _lake
@@ -169,9 +165,19 @@ def bench_lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench") / "lake"
     root.mkdir()
     days = 14
-    _lake.generate(root, 5000, days=days, plant=30)
+    _lake.generate(root, 5000, days=days, plant=30, **options)
     first, last = _lake.period_days(days, 4)
     return root, _lake, _lake.day(first), _lake.day(last), _lake.day(days + 1)
+
+
+@pytest.fixture(scope="module")
+def bench_lake(tmp_path_factory):
+    """A small bench lake (bench/_lake.py) with every code planted, spanning days beyond the matching
+    window on both sides, so that a filter reading too much or too little shows. Each test reconciles
+    it again under the same run id (its result files are replaced; the raw files never change).
+    Its feed positions are numbered as landing numbers them (one after another per ledger), so the
+    balance chains are followed by position."""
+    return _bench_lake(tmp_path_factory)
 
 
 def _config(lake: Path, **reconcile_settings: Any) -> Config:
@@ -197,6 +203,14 @@ def test_other_window_tolerances_and_payment_types(bench_lake, tmp_path):
     # A whole week, and a period at the lake's edge (windows reaching past the data).
     assert_same(config, first, first + (last - first) * 2, today, tmp_path)
     assert_same(config, _lake.day(0), _lake.day(2), today, tmp_path)
+
+
+def test_feed_positions_with_gaps(tmp_path_factory, tmp_path):
+    """Feed positions with gaps (day D's start at D × 10^7): every balance chain and the settlement
+    summary take the sorted path, which must give the same rows."""
+    root, _lake, first, last, today = _bench_lake(tmp_path_factory, gapped=True)
+    sizes = assert_same(_config(root), first, last, today, tmp_path)
+    assert sizes["settlement_summary"] > 0 and sizes["recon_mismatches"] > 0
 
 
 def test_the_sample_data(tmp_path):

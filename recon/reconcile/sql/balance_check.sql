@@ -10,20 +10,43 @@
 -- moved beyond what the entry explains: (balance_before − previous balance_after, where there is a
 -- previous) + (balance_after − balance_before − amount). An unbroken chain proves that no entry is
 -- missing or doubled. Re-landed entries are one entry (staging), so they never break it.
-WITH entries AS (
-    -- Only what the chain needs goes through its sort; the breaking entries' other columns are
-    -- looked up afterwards (entry_key is unique per feed after staging).
+-- One feed ($feed: 'funds' or 'fees') per run of this query: the runner runs it once for each, so
+-- each sort into chain order holds one feed's entries only.
+WITH entries AS NOT MATERIALIZED (
+    -- Only what the chain needs; the breaking entries' other columns are looked up afterwards
+    -- (entry_key is unique per feed after staging).
     SELECT feed, entry_key, ledger_id, time, ledger_date, amount, balance_before, balance_after, feed_seq, date_seq,
            business_date
     FROM (SELECT * FROM stg_vipps_funds UNION ALL SELECT * FROM stg_vipps_fees)
-), chained AS (
+    WHERE feed = $feed
+), dense AS (
+    -- The ledgers whose feed positions in the read window are unique and leave no gap, as recon
+    -- numbers them when it lands the feed: there the previous entry of each entry is the one a
+    -- position before it, found by a join rather than by sorting ten million entries. Any other
+    -- chain (a position repeated, or one missing within the window) is sorted (by_sort).
+    SELECT ledger_id FROM entries
+    WHERE feed_seq IS NOT NULL
+    GROUP BY ledger_id
+    HAVING count(*) = count(DISTINCT feed_seq) AND count(*) = max(feed_seq) - min(feed_seq) + 1
+), by_position AS (
+    SELECT e.*, p.balance_after AS previous_balance_after
+    FROM entries AS e
+    SEMI JOIN dense AS d ON d.ledger_id IS NOT DISTINCT FROM e.ledger_id
+    LEFT JOIN (SELECT ledger_id, feed_seq, balance_after FROM entries) AS p
+        ON p.ledger_id IS NOT DISTINCT FROM e.ledger_id AND p.feed_seq = e.feed_seq - 1
+    WHERE e.feed_seq IS NOT NULL
+), by_sort AS (
     SELECT *,
            lag(balance_after) OVER (
-               PARTITION BY ledger_id, feed, feed_seq IS NULL, CASE WHEN feed_seq IS NULL THEN ledger_date END
+               PARTITION BY ledger_id, feed_seq IS NULL, CASE WHEN feed_seq IS NULL THEN ledger_date END
                -- by-date chains: by time first, so a listing in another order than the feed's
                -- does not break them
                ORDER BY feed_seq, time, date_seq, entry_key) AS previous_balance_after
-    FROM entries
+    FROM entries AS e
+    WHERE e.feed_seq IS NULL
+       OR NOT EXISTS (SELECT 1 FROM dense AS d WHERE d.ledger_id IS NOT DISTINCT FROM e.ledger_id)
+), chained AS (
+    SELECT * FROM by_position UNION ALL SELECT * FROM by_sort
 ), broken AS (
     SELECT *,
            balance_after <> balance_before + amount AS adds_wrong,
@@ -36,7 +59,7 @@ WITH entries AS (
     JOIN (SELECT feed, entry_key, entry_type, psp_reference, reference, currency FROM stg_vipps_funds
           UNION ALL
           SELECT feed, entry_key, entry_type, psp_reference, reference, currency FROM stg_vipps_fees) AS d
-        ON d.feed = b.feed AND d.entry_key IS NOT DISTINCT FROM b.entry_key
+        ON d.feed = b.feed AND d.entry_key IS NOT DISTINCT FROM b.entry_key AND d.feed = $feed
     WHERE b.jumps OR b.adds_wrong
 )
 SELECT feed, entry_key, ledger_id, entry_type, psp_reference, reference, currency, amount, balance_before,

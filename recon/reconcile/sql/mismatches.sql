@@ -23,9 +23,13 @@ WITH matched_vipps AS (
     UNION ALL SELECT * FROM unmatched_entur
 ), vipps_orders AS (
     -- Orders of the Sales entries (every payment type) and of the funds-only entries (vipps_side),
-    -- for the Entur rows only (the few that need one: every other order is never looked up).
+    -- for the Entur rows only (the few that need one: every other order is never looked up). The
+    -- Sales entries of the read window (stg_vipps_entries.sql) are read as landed: a re-landed copy
+    -- carries the same ledger and reference, so the lowest of each is the same.
     SELECT order_key, min(ledger_id) AS ledger_id, min(reference) AS reference
-    FROM (SELECT strip_ref(reference, $prefix, $suffix) AS order_key, ledger_id, reference FROM stg_vipps_entries
+    FROM (SELECT strip_ref(reference, $prefix, $suffix) AS order_key, ledger_id, reference
+          FROM raw_vipps_sales_entries
+          WHERE business_date BETWEEN $date_from - $window AND $date_to + $window AND entry_type IN ('capture', 'refund')
           UNION ALL SELECT order_key, ledger_id, reference FROM vipps_side WHERE vipps_api = 'report')
     SEMI JOIN entur_rows AS e USING (order_key)
     GROUP BY 1
@@ -138,7 +142,7 @@ WITH matched_vipps AS (
            currency, business_date AS vipps_date, business_date AS row_date, 'report' AS vipps_api, feed,
            entry_type, amount AS settled_amount, balance_before, balance_after, previous_balance_after,
            ledger_date, explanation
-    FROM balance_check
+    FROM (SELECT * FROM balance_check_funds UNION ALL SELECT * FROM balance_check_fees)
 
     UNION ALL BY NAME
     -- BOOKING_NOT_PAID, BOOKING_REFUNDED_NOT_CREDITED: the bookings bookings.sql found.

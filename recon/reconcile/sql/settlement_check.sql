@@ -12,18 +12,11 @@
 --                               $tolerance. A Sales entry with neither gross nor lines (amounts
 --                               "when available") cannot be compared and is not flagged.
 WITH latest AS (
-    -- The latest ledger date landed from each ledger's funds feed (any entry type). An entry's
-    -- business date is never before its ledger date, and only ledger dates from the period's start
-    -- on can decide, so older partitions are not read.
-    SELECT ledger_id, max(ledger_date) AS latest_ledger_date
-    FROM raw_vipps_funds_entries
-    WHERE business_date >= $date_from - 1
-    GROUP BY ledger_id
-), sales AS (
-    -- Ledgers with no funds landed are not checked (nor read).
+    SELECT ledger_id, latest_ledger_date FROM stg_vipps_funds_ledgers WHERE latest_ledger_date IS NOT NULL
+), sales AS NOT MATERIALIZED (
+    -- Only ledgers with funds landed are checked (stg_vipps_sales_settle.sql reads no other).
     SELECT s.*
     FROM stg_vipps_sales_settle AS s
-    SEMI JOIN (SELECT ledger_id FROM latest UNION SELECT ledger_id FROM stg_vipps_funds) AS l USING (ledger_id)
     WHERE s.psp_reference IS NOT NULL AND s.business_date BETWEEN $date_from AND $date_to
       AND upper(coalesce(s.payment_type, '')) <> 'CASH'
 ), funds AS (
@@ -36,24 +29,28 @@ WITH latest AS (
         ON s.ledger_id = f.ledger_id AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference
     WHERE entry_type IN ('capture', 'refund') AND psp_reference IS NOT NULL
     GROUP BY ALL
-), unsettled AS (
-    -- NOT_SETTLED
-    SELECT 'NOT_SETTLED' AS code, s.*, l.latest_ledger_date,
-           NULL::BIGINT AS settled_amount, NULL::DATE AS ledger_date, NULL::BIGINT AS funds_entries,
-           NULL::BIGINT AS settled_abs
-    FROM sales AS s
-    JOIN latest AS l ON l.ledger_id = s.ledger_id
-    ANTI JOIN funds AS f
+), failing AS (
+    -- Each Sales entry beside its funds entries, on the columns that decide only: whether an entry
+    -- fails depends on its ledger, type, pspReference, amount and date, so the few that fail are
+    -- looked up by those afterwards, and the many that pass never carry their other columns.
+    SELECT DISTINCT s.ledger_id, s.entry_type, s.psp_reference, s.amount, s.business_date,
+           CASE WHEN f.funds_entries IS NULL THEN 'NOT_SETTLED' ELSE 'SETTLEMENT_AMOUNT_MISMATCH' END AS code,
+           l.latest_ledger_date, f.settled_amount, f.ledger_date, f.funds_entries, f.settled_abs
+    FROM (SELECT ledger_id, entry_type, psp_reference, amount, business_date FROM sales) AS s
+    LEFT JOIN latest AS l ON l.ledger_id = s.ledger_id
+    LEFT JOIN funds AS f
         ON f.ledger_id = s.ledger_id AND f.entry_type = s.entry_type AND f.psp_reference = s.psp_reference
-    WHERE s.business_date <= l.latest_ledger_date - $grace
-), differing AS (
-    -- SETTLEMENT_AMOUNT_MISMATCH
-    SELECT 'SETTLEMENT_AMOUNT_MISMATCH' AS code, s.*, NULL::DATE AS latest_ledger_date,
-           f.settled_amount, f.ledger_date, f.funds_entries, f.settled_abs
+    WHERE CASE WHEN f.funds_entries IS NULL
+               -- NOT_SETTLED
+               THEN s.business_date <= l.latest_ledger_date - $grace
+               -- SETTLEMENT_AMOUNT_MISMATCH
+               ELSE abs(s.amount - f.settled_abs) > $tolerance END
+), checked AS (
+    SELECT x.code, s.*, x.latest_ledger_date, x.settled_amount, x.ledger_date, x.funds_entries, x.settled_abs
     FROM sales AS s
-    JOIN funds AS f
-        ON f.ledger_id = s.ledger_id AND f.entry_type = s.entry_type AND f.psp_reference = s.psp_reference
-    WHERE abs(s.amount - f.settled_abs) > $tolerance
+    JOIN failing AS x
+        ON x.ledger_id = s.ledger_id AND x.entry_type = s.entry_type AND x.psp_reference = s.psp_reference
+       AND x.amount IS NOT DISTINCT FROM s.amount AND x.business_date = s.business_date
 )
 SELECT code, entry_key, ledger_id, entry_type, psp_reference, reference, currency, payment_type, amount,
        settled_amount, amount - coalesce(settled_abs, 0) AS difference, ledger_date, business_date,
@@ -73,4 +70,4 @@ SELECT code, entry_key, ledger_id, entry_type, psp_reference, reference, currenc
                || (CASE WHEN funds_entries > 1 THEN ' (' || CAST(funds_entries AS VARCHAR) || ' funds entries)' ELSE '' END)
                || ', a difference of ' || money(amount - settled_abs, currency)
        END AS explanation
-FROM (SELECT * FROM unsettled UNION ALL BY NAME SELECT * FROM differing)
+FROM checked

@@ -22,62 +22,97 @@
 -- when it starts on or before the period's end. The funds are read from SETTLEMENT_SPAN_DAYS
 -- (runner.py) before the period to as many days after it (stg_vipps_funds.sql): a payout further
 -- before the period is not seen, and then covers_from is the first ledger date read.
-WITH ordered AS (
+WITH ledgers AS (
     -- A ledger whose every entry has a feed position is taken in feed order: the order its balances
     -- chain in (a payout may be booked after an entry of the next ledger date). Otherwise, with
-    -- entries landed only by date, by ledger date.
-    SELECT *, bool_and(feed_seq IS NOT NULL) OVER (PARTITION BY ledger_id) AS by_feed FROM stg_vipps_funds
-), funds AS (
-    -- pos: the entry's place in ledger order; grp: the number of payouts before it, so a payout
-    -- closes its own group (one sort serves both).
+    -- entries landed only by date, by ledger date. Where the positions are also unique and leave no
+    -- gap (as landing numbers a feed: `dense`), feed order is position order, and an entry's place
+    -- needs no sort of the whole ledger.
+    SELECT ledger_id, bool_and(feed_seq IS NOT NULL) AS by_feed,
+           bool_and(feed_seq IS NOT NULL) AND count(*) = count(DISTINCT feed_seq)
+               AND count(*) = max(feed_seq) - min(feed_seq) + 1 AS dense
+    FROM stg_vipps_funds GROUP BY ledger_id
+), marked AS NOT MATERIALIZED (
+    SELECT f.ledger_id, f.entry_type, f.psp_reference, f.currency, f.ledger_date, f.feed_seq, f.date_seq, f.time,
+           f.entry_key, f.amount, f.balance_before, f.balance_after, l.by_feed, l.dense,
+           f.entry_type IN ('payout-scheduled', 'scheduled-for-payout') AS is_payout,
+           -- Which column an entry's amount adds to: every type not named here is 'other'.
+           CASE WHEN is_payout THEN 'payout'
+                WHEN f.entry_type IN ('capture', 'refund', 'fees-retained') THEN f.entry_type
+                ELSE 'other' END AS movement,
+           CASE WHEN movement = 'other' THEN f.entry_type END AS other_type,
+           CASE WHEN is_payout THEN f.psp_reference END AS payout_psp_reference
+    FROM stg_vipps_funds AS f JOIN ledgers AS l ON l.ledger_id IS NOT DISTINCT FROM f.ledger_id
+), payouts_before AS (
+    -- Dense ledgers: the payouts before each position, counted over the positions alone.
+    SELECT ledger_id, feed_seq,
+           coalesce(sum(CASE WHEN is_payout THEN 1 ELSE 0 END) OVER (
+               PARTITION BY ledger_id ORDER BY feed_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp
+    FROM marked WHERE dense
+), placed AS (
+    -- pos: the entry's place in ledger order (on a dense ledger its position, which orders alike);
+    -- grp: the number of payouts before it, so a payout closes its own group.
+    SELECT m.*, m.feed_seq AS pos, p.grp
+    FROM marked AS m
+    JOIN payouts_before AS p ON p.ledger_id IS NOT DISTINCT FROM m.ledger_id AND p.feed_seq = m.feed_seq
+    WHERE m.dense
+    UNION ALL BY NAME
     SELECT *,
            row_number() OVER ledger_order AS pos,
            coalesce(sum(CASE WHEN is_payout THEN 1 ELSE 0 END) OVER (
                ledger_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp
-    FROM (SELECT *, entry_type IN ('payout-scheduled', 'scheduled-for-payout') AS is_payout,
-                 -- Which column an entry's amount adds to: every type not named here is 'other'.
-                 CASE WHEN entry_type IN ('payout-scheduled', 'scheduled-for-payout') THEN 'payout'
-                      WHEN entry_type IN ('capture', 'refund', 'fees-retained') THEN entry_type
-                      ELSE 'other' END AS movement
-          FROM ordered)
+    FROM marked
+    WHERE NOT dense
     WINDOW ledger_order AS (PARTITION BY ledger_id
                             ORDER BY CASE WHEN by_feed THEN feed_seq END, ledger_date, feed_seq NULLS LAST,
                                      date_seq NULLS LAST, time, entry_key)
-), grouped AS (
+), funds AS (
     -- has_sales is only read for captures: only the Sales captures are looked up (a mark join, so
     -- a pspReference on several Sales entries does not repeat the funds entry).
     SELECT f.*,
            EXISTS (SELECT 1 FROM stg_vipps_sales_settle AS s
                    WHERE s.entry_type = 'capture' AND s.ledger_id = f.ledger_id
                      AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference) AS has_sales
-    FROM funds AS f
-), groups AS (
-    SELECT ledger_id, grp, min(currency) AS currency,
+    FROM placed AS f
+), per_type AS (
+    -- Per group and type of the 'other' movements (other_type NULL: every other entry), so that the
+    -- placed entries are aggregated once, as they stream in.
+    SELECT ledger_id, grp, other_type, min(currency) AS currency,
            bool_or(is_payout) AS has_payout,
-           max(psp_reference) FILTER (WHERE is_payout) AS payout_psp_reference,
+           max(payout_psp_reference) FILTER (WHERE is_payout) AS payout_psp_reference,
            max(ledger_date) FILTER (WHERE is_payout) AS payout_ledger_date,
            min(ledger_date) AS first_date, max(ledger_date) AS last_date,
-           arg_min(balance_before, pos) AS opening_balance, arg_max(balance_after, pos) AS closing_balance,
+           arg_min(balance_before, pos) AS opening_balance, min(pos) AS first_pos,
+           arg_max(balance_after, pos) AS closing_balance, max(pos) AS last_pos,
            count(*) AS entries,
-           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'capture'), 0) AS BIGINT) AS captures,
-           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'refund'), 0) AS BIGINT) AS refunds,
-           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'fees-retained'), 0) AS BIGINT) AS fees_retained,
-           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'other'), 0) AS BIGINT) AS other_movements,
-           CAST(coalesce(sum(amount) FILTER (WHERE movement = 'payout'), 0) AS BIGINT) AS payout_amount,
-           CAST(coalesce(sum(amount) FILTER (WHERE entry_type = 'capture' AND has_sales), 0) AS BIGINT)
-               AS sales_captures_settled,
-           CAST(coalesce(sum(amount) FILTER (WHERE entry_type = 'capture' AND NOT has_sales), 0) AS BIGINT)
-               AS report_only_captures
-    FROM grouped
+           sum(amount) FILTER (WHERE movement = 'capture') AS captures,
+           sum(amount) FILTER (WHERE movement = 'refund') AS refunds,
+           sum(amount) FILTER (WHERE movement = 'fees-retained') AS fees_retained,
+           sum(amount) FILTER (WHERE movement = 'other') AS other_movements,
+           sum(amount) FILTER (WHERE movement = 'payout') AS payout_amount,
+           sum(amount) FILTER (WHERE movement = 'capture' AND has_sales) AS sales_captures_settled,
+           sum(amount) FILTER (WHERE movement = 'capture' AND NOT has_sales) AS report_only_captures
+    FROM funds
+    GROUP BY ledger_id, grp, other_type
+), groups AS (
+    SELECT ledger_id, grp, min(currency) AS currency,
+           bool_or(has_payout) AS has_payout,
+           max(payout_psp_reference) AS payout_psp_reference,
+           max(payout_ledger_date) AS payout_ledger_date,
+           min(first_date) AS first_date, max(last_date) AS last_date,
+           arg_min(opening_balance, first_pos) AS opening_balance, arg_max(closing_balance, last_pos) AS closing_balance,
+           CAST(sum(entries) AS BIGINT) AS entries,
+           CAST(coalesce(sum(captures), 0) AS BIGINT) AS captures,
+           CAST(coalesce(sum(refunds), 0) AS BIGINT) AS refunds,
+           CAST(coalesce(sum(fees_retained), 0) AS BIGINT) AS fees_retained,
+           CAST(coalesce(sum(other_movements), 0) AS BIGINT) AS other_movements,
+           CAST(coalesce(sum(payout_amount), 0) AS BIGINT) AS payout_amount,
+           CAST(coalesce(sum(sales_captures_settled), 0) AS BIGINT) AS sales_captures_settled,
+           CAST(coalesce(sum(report_only_captures), 0) AS BIGINT) AS report_only_captures,
+           string_agg(other_type || ': ' || money(CAST(other_movements AS BIGINT), currency), '; ' ORDER BY other_type)
+               AS other_types
+    FROM per_type
     GROUP BY ledger_id, grp
-), other AS (
-    SELECT ledger_id, grp,
-           string_agg(entry_type || ': ' || money(amount, currency), '; ' ORDER BY entry_type) AS other_types
-    FROM (SELECT ledger_id, grp, entry_type, min(currency) AS currency, CAST(sum(amount) AS BIGINT) AS amount
-          FROM grouped
-          WHERE movement = 'other'
-          GROUP BY ALL)
-    GROUP BY ALL
 ), spans AS (
     SELECT g.*,
            coalesce(lag(payout_ledger_date) OVER (PARTITION BY ledger_id ORDER BY grp) + 1, first_date) AS covers_from,
@@ -101,9 +136,9 @@ WITH ordered AS (
 )
 SELECT r.ledger_id, r.currency, r.payout_psp_reference, r.payout_ledger_date, CAST(r.covers_from AS DATE) AS covers_from,
        r.covers_to, NOT r.has_payout AS is_open, r.opening_balance, r.captures, r.refunds, r.fees_retained,
-       r.other_movements, o.other_types, r.payout_amount, r.closing_balance,
+       r.other_movements, r.other_types, r.payout_amount, r.closing_balance,
        r.opening_balance + r.captures + r.refunds + r.fees_retained + r.other_movements + r.payout_amount
            = r.closing_balance AS ties,
        r.sales_gross, r.sales_captures_settled, r.report_only_captures, r.entries
-FROM rows AS r LEFT JOIN other AS o USING (ledger_id, grp)
+FROM rows AS r
 ORDER BY r.ledger_id, r.grp

@@ -4,44 +4,22 @@
 -- lines) by absolute value. Used to tell which funds entries mirror a Sales entry (same ledger,
 -- entry type and pspReference: looked up well beyond the matching window, so a funds entry just
 -- past midnight still finds its Sales entry) and for the Sales side of the settlement summary.
--- The matching window is staged already (stg_vipps_entries.sql); only the days beyond it are read
--- here, and nothing at all for a ledger without funds.
-WITH ledgers AS (
-    SELECT DISTINCT ledger_id FROM raw_vipps_funds_entries WHERE business_date >= $date_from - $span
-), landed AS NOT MATERIALIZED (
-    SELECT entry_key, ledger_id, entry_type, psp_reference, reference, currency, payment_type, gross,
-           business_date, _row_id, _hash, _landed_at
-    FROM raw_vipps_sales_entries SEMI JOIN ledgers USING (ledger_id)
-    WHERE (business_date BETWEEN $date_from - $span AND $date_from - $window - 1
-           OR business_date BETWEEN $date_to + $window + 1 AND $date_to + $span)
-      AND entry_type IN ('capture', 'refund')
-), repeated AS (
-    -- Almost every entry lands once: only the ones landed again are ranked.
-    SELECT entry_key, _hash FROM landed GROUP BY entry_key, _hash HAVING count(*) > 1
-), beyond AS (
-    SELECT * EXCLUDE (_hash, _landed_at) FROM landed
-    ANTI JOIN repeated AS r
-        ON r.entry_key IS NOT DISTINCT FROM landed.entry_key AND r._hash IS NOT DISTINCT FROM landed._hash
-    UNION ALL
-    SELECT * EXCLUDE (_hash, _landed_at) FROM landed
-    SEMI JOIN repeated AS r
-        ON r.entry_key IS NOT DISTINCT FROM landed.entry_key AND r._hash IS NOT DISTINCT FROM landed._hash
-    QUALIFY row_number() OVER (PARTITION BY entry_key, _hash ORDER BY landing_seq(_landed_at, _row_id)) = 1
-), entries AS (
+-- Nothing is read for a ledger without funds (stg_vipps_funds_ledgers.sql). A view over the Parquet
+-- files (the later copies of re-landed entries are stg_vipps_entries_dropped.sql): a step that does
+-- not read `amount` does not read the lines either.
+WITH entries AS NOT MATERIALIZED (
     SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,
            e.gross, e.business_date, e._row_id
-    FROM stg_vipps_entries AS e SEMI JOIN ledgers USING (ledger_id)
-    UNION ALL
-    SELECT * FROM beyond
+    FROM raw_vipps_sales_entries AS e
+    SEMI JOIN stg_vipps_funds_ledgers USING (ledger_id)
+    ANTI JOIN stg_vipps_entries_dropped AS d ON d._row_id = e._row_id
+    WHERE e.business_date BETWEEN $date_from - $span AND $date_to + $span AND e.entry_type IN ('capture', 'refund')
 ), lines AS (
-    -- Only the entries without amounts.gross need their lines.
+    -- Only the entries without amounts.gross need their lines (which share their business date).
     SELECT l._parent_row_id, CAST(sum(l.line_total_gross) AS BIGINT) AS line_gross
-    FROM (SELECT _parent_row_id, line_total_gross FROM stg_vipps_lines
-          UNION ALL
-          SELECT _parent_row_id, line_total_gross FROM raw_vipps_sales_lines
-          WHERE business_date BETWEEN $date_from - $span AND $date_from - $window - 1
-             OR business_date BETWEEN $date_to + $window + 1 AND $date_to + $span) AS l
+    FROM raw_vipps_sales_lines AS l
     SEMI JOIN entries AS e ON l._parent_row_id = e._row_id AND e.gross IS NULL
+    WHERE l.business_date BETWEEN $date_from - $span AND $date_to + $span
     GROUP BY l._parent_row_id
 )
 SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,

@@ -17,7 +17,10 @@ WITH lines AS (
            abs(line_total_net + vat_amount - line_total_gross) > $vat_tolerance AS net_faulty,
            sign(line_total_gross) * ((2 * abs(line_total_gross) * vat_rate_bp + 10000 + vat_rate_bp)
                                      // (2 * (10000 + vat_rate_bp))) AS exact_vat
-    FROM stg_vipps_lines AS l
+    -- The lines of the period (a line shares its entry's business date); those of an entry that is
+    -- not staged (a later copy, or a line a crashed run left without its entry) find no entry below.
+    FROM raw_vipps_sales_lines AS l
+    WHERE l.business_date BETWEEN $date_from AND $date_to
 ), per_entry AS (
     SELECT _parent_row_id,
            min(line_no) FILTER (WHERE has_vat AND (rate_faulty OR coalesce(net_faulty, false))) AS first_bad_line,

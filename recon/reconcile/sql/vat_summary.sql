@@ -16,7 +16,8 @@ WITH lines AS (
            coalesce(l.category, e.sales_category, '(none)') AS sales_category,
            l.line_total_gross AS gross, l.line_total_net AS net, l.vat_amount AS vat, e.entry_key
     FROM stg_vipps_entries AS e
-    JOIN stg_vipps_lines AS l ON l._parent_row_id = e._row_id
+    -- A line shares its entry's business date; one whose entry is not staged joins none.
+    JOIN raw_vipps_sales_lines AS l ON l._parent_row_id = e._row_id AND l.business_date BETWEEN $date_from AND $date_to
     WHERE e.business_date BETWEEN $date_from AND $date_to
 ), bare AS (
     SELECT business_date, currency, NULL::BIGINT AS vat_rate_bp, coalesce(sales_category, '(none)'),

@@ -6,7 +6,8 @@
 --     (ePayment). A funds entry mirroring an out-of-scope Sales entry is out of scope too. Its
 --     business date is that of its `time` in the ledger's zone, like a Sales entry's.
 -- `vipps_api` says which API a row came from ('sales' | 'report'). Amounts are compared by absolute
--- value: refunds land negative, credits are positive. A Sales entry without amounts counts its lines.
+-- value: refunds land negative, credits are positive. A Sales entry without amounts counts its lines
+-- (which share its business date).
 SELECT
     e.entry_type AS kind,
     e.entry_key AS vipps_id,
@@ -20,8 +21,12 @@ SELECT
     e.time,
     'sales' AS vipps_api
 FROM stg_vipps_entries AS e
-LEFT JOIN (SELECT _parent_row_id, CAST(sum(line_total_gross) AS BIGINT) AS line_gross
-           FROM stg_vipps_lines GROUP BY ALL) AS l
+LEFT JOIN (-- Only the entries without amounts.gross need their lines.
+           SELECT l._parent_row_id, CAST(sum(l.line_total_gross) AS BIGINT) AS line_gross
+           FROM raw_vipps_sales_lines AS l
+           SEMI JOIN stg_vipps_entries AS g ON g._row_id = l._parent_row_id AND g.gross IS NULL
+           WHERE l.business_date BETWEEN $date_from - $window AND $date_to + $window
+           GROUP BY ALL) AS l
     ON l._parent_row_id = e._row_id
 WHERE e.in_scope
 UNION ALL
