@@ -22,6 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from recon.errors import FatalSourceError, HttpStatusError
 
 # Bounds of every paging loop (http.max_pages_per_listing / http.max_empty_pages overrides them).
@@ -166,7 +168,17 @@ def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: 
 
 
 def _fingerprint(items: list[Any]) -> str:
-    blob = json.dumps(items, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
+    """A digest equal for equal items (keys in any order), for the page-repeat check.
+
+    orjson encodes a page about ten times faster than json.dumps; what it refuses (lone
+    surrogates, integers beyond 64 bits, TooDeep markers) goes to json.dumps. Which encoder runs
+    depends on the value alone, so two equal pages always take the same one.
+    """
+    try:
+        blob = orjson.dumps(items, default=str, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        # The NUL (never the start of orjson's text) keeps the two encoders' texts apart.
+        blob = b"\x00" + json.dumps(items, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     return hashlib.sha256(blob).hexdigest()
 
 

@@ -237,6 +237,32 @@ def test_vipps_sales_entries(tmp_path: Path, sample: Any, seed: int, keep_person
     assert taken.taken >= 10 and taken.declined >= 10, (taken.taken, taken.declined)
 
 
+def test_vipps_pages_where_no_entry_has_lines(tmp_path: Path) -> None:
+    """A page of entries without lines has no line values to check: the column-wise path takes it
+    (it once declined it, as if an empty column had failed), and lands what the per-record path lands."""
+    bare = []
+    for rec in lazy_ledger_entries(3, 120, LEDGER.ledger_id):
+        rec = dict(rec, lines=[], completeness=dict(rec["completeness"], hasLineItems=False))
+        bare.append(rec)
+    mixed = _with_mutants(bare[:40], 3)  # something for the per-record path to quarantine
+    pages = [*_pages(bare, 40), mixed]
+    taken = Taken(vipps.land_sales_page)
+
+    def new(landing: Any, items: list[Any], progress: Progress) -> None:
+        land_page(landing, items, lambda rec, raw: vipps.normalise_entry(rec, raw, LEDGER), kind="sales_entry",
+                  id_keys=("pspReference", "reference"), context="ledger feed", progress=progress,
+                  personal=PERSONAL_FIELDS["vipps"], columnar=partial(taken, ledger=LEDGER))
+
+    def old(landing: Any, items: list[Any], progress: Progress) -> None:
+        ref.land_page(landing, items, lambda rec, raw: ref.normalise_entry(rec, raw, LEDGER), kind="sales_entry",
+                      id_keys=("pspReference", "reference"), context="ledger feed", progress=progress,
+                      personal=PERSONAL_FIELDS["vipps"])
+
+    tables = _land_both(tmp_path, "vipps", pages, new, old)
+    assert all(taken.took(page, PERSONAL_FIELDS["vipps"]) for page in pages[:3])
+    assert not any("vipps_sales_lines" in name for name in tables)
+
+
 @pytest.mark.parametrize("topic", ["funds", "fees"])
 @pytest.mark.parametrize("keep_personal", [False, True])
 def test_vipps_report_entries(tmp_path: Path, sample: Any, topic: str, keep_personal: bool) -> None:

@@ -1,9 +1,12 @@
 """Paginators fed hand-built responses (no HTTP): loop guards and shape checks."""
 
+from decimal import Decimal
+
 import pytest
 
 from recon.errors import FatalSourceError, HttpStatusError
-from recon.ingest.paging import cursor_pages, numbered_pages
+from recon.ingest.http import TooDeep
+from recon.ingest.paging import _fingerprint, cursor_pages, numbered_pages
 
 
 class Pages:
@@ -81,6 +84,37 @@ def test_a_page_identical_to_the_previous_one_stops_the_pull():
                  {"items": [{"id": 1}], "totalItems": 5, "totalPages": 5}])
     with pytest.raises(FatalSourceError, match="repeats the previous page"):
         list(numbered_pages(api, "/p", [], per_page=1, page_base=1))
+
+
+# As decode_json builds them: Decimal for non-integers, a lone surrogate for bad UTF-8, a huge
+# integer, a value nested too deep for the decoder (orjson encodes the first, not the others).
+_ODD = [Decimal("152.50"), "caf\udce9", 2**70, TooDeep("[[[")]
+
+
+@pytest.mark.parametrize("odd", _ODD, ids=["decimal", "surrogate", "bigint", "toodeep"])
+def test_a_repeated_page_is_caught_whatever_its_values(odd):
+    first = [{"id": 1, "amount": odd, "lines": [{"b": 2, "a": odd}]}]
+    again = [{"lines": [{"a": odd, "b": 2}], "amount": odd, "id": 1}]  # the same, keys in another order
+    api = Pages([{"items": first, "totalItems": 2, "totalPages": 2},
+                 {"items": again, "totalItems": 2, "totalPages": 2}])
+    with pytest.raises(FatalSourceError, match="page 2 repeats the previous page"):
+        list(numbered_pages(api, "/p", [], per_page=1, page_base=1))
+
+
+@pytest.mark.parametrize("odd", _ODD, ids=["decimal", "surrogate", "bigint", "toodeep"])
+def test_pages_that_differ_in_one_value_are_not_a_repeat(odd):
+    first = [{"id": 1, "amount": odd, "lines": [{"a": odd}]}]
+    second = [{"id": 1, "amount": odd, "lines": [{"a": odd, "b": None}]}]
+    api = Pages([{"items": first, "totalItems": 2, "totalPages": 2},
+                 {"items": second, "totalItems": 2, "totalPages": 2}])
+    pages = numbered_pages(api, "/p", [], per_page=1, page_base=1, key=lambda item: len(item["lines"][-1]))
+    assert len(list(pages)) == 2
+
+
+def test_the_page_fingerprint_tells_the_encoders_apart():
+    # A value only json.dumps encodes never collides with the text orjson gives for another one.
+    assert _fingerprint([2**70]) != _fingerprint([str(2**70)])
+    assert _fingerprint([1]) != _fingerprint([True])
 
 
 def test_an_empty_page_ends_the_listing_early():
