@@ -77,7 +77,9 @@ RESULT_STEPS = {"matches", "mismatches", "vat", "settlement", "settlement_fees"}
 # The steps staged as views, not tables: windows of a raw table that would not fit in memory as a
 # whole at ten million entries. Each step reading one reads its columns from the Parquet files
 # (a few small tables hold the entries landed more than once: *_copies, *_dropped).
-VIEW_STEPS = {"stg_vipps_funds", "stg_vipps_fees", "stg_vipps_sales_settle", "stg_vipps_entries"}
+VIEW_STEPS = {"stg_vipps_funds", "stg_vipps_fees", "stg_vipps_sales_settle", "stg_vipps_entries",
+              # Every matched unit with both sides' columns: as big as the key 1 pairs it adds to.
+              "matches"}
 
 
 @dataclass
@@ -162,8 +164,9 @@ def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: 
 
 
 def _last_reads() -> dict[str, int]:
-    """Per step's table, the index of the last step whose SQL reads it (its own, if none does). A
-    table a view reads is read whenever the view is, so it lives as long as the view."""
+    """Per step's table, the index of the last step whose SQL reads it (its own, if none does; past
+    the last step for a result, read when the results are written). A table a view reads is read
+    whenever the view is, so it lives as long as the view."""
     last = {}
     reads: dict[str, list[str]] = {}
     for i, (name, path, *_own) in enumerate(STEPS):
@@ -172,6 +175,8 @@ def _last_reads() -> dict[str, int]:
         reads[name] = [table for table, *_ in STEPS[:i] if re.search(rf"\b{table}\b", code)]
         for table in reads[name]:
             last[table] = i
+    for name in RESULT_STEPS:
+        last[name] = len(STEPS)
     for name, *_ in reversed(STEPS):
         if name in VIEW_STEPS:
             for table in reads[name]:

@@ -3,19 +3,26 @@
 -- repeated on either side are ranked (by time, then id) and paired by rank.
 -- Each pair carries both sides' columns that matches.sql shows, so that it need not look the pair's
 -- entries up again.
-WITH v AS (
+WITH v AS NOT MATERIALIZED (
     SELECT kind, psp_reference AS ref, vipps_id, time, order_key, ledger_id, reference, psp_reference,
            amount AS vipps_amount, currency AS vipps_currency, vipps_date, vipps_api
     FROM vipps_side WHERE psp_reference IS NOT NULL
-), e AS (
+), e AS NOT MATERIALIZED (
     SELECT kind, external_transaction_id AS ref, entur_id, created_at, order_id, payment_id, credit_id,
            transaction_id AS entur_transaction_id, amount AS entur_amount, currency AS entur_currency, entur_date
     FROM entur_side
     WHERE external_transaction_id IS NOT NULL
 ), repeated AS (
-    SELECT kind, ref FROM v GROUP BY kind, ref HAVING count(*) > 1
+    -- The references on more than one entry of a side. Their hashes are grouped first, so that only
+    -- the few rows sharing a hash are grouped by their text (a hash two references share only
+    -- brings both into that grouping).
+    SELECT kind, ref FROM v
+    SEMI JOIN (SELECT hash(kind, ref) AS h FROM v GROUP BY h HAVING count(*) > 1) AS c ON hash(v.kind, v.ref) = c.h
+    GROUP BY kind, ref HAVING count(*) > 1
     UNION
-    SELECT kind, ref FROM e GROUP BY kind, ref HAVING count(*) > 1
+    SELECT kind, ref FROM e
+    SEMI JOIN (SELECT hash(kind, ref) AS h FROM e GROUP BY h HAVING count(*) > 1) AS c ON hash(e.kind, e.ref) = c.h
+    GROUP BY kind, ref HAVING count(*) > 1
 ), ranked_v AS (
     SELECT v.*, row_number() OVER (PARTITION BY kind, ref ORDER BY time, vipps_id) AS n
     FROM v SEMI JOIN repeated AS r USING (kind, ref)
