@@ -63,6 +63,7 @@ STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
     ("key1", "key1.sql"),
     ("duplicates", "duplicates.sql"),
     ("key2", "key2.sql"),
+    ("key2_units", "key2_units.sql"),
     ("matches", "matches.sql"),
     ("booking_check", "bookings.sql"),
     ("mismatches", "mismatches.sql"),
