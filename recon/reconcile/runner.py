@@ -186,7 +186,9 @@ def _last_reads() -> dict[str, int]:
 
 
 def inline(sql: str, params: dict[str, Any]) -> str:
-    """``sql`` with each ``$parameter`` replaced by its value as a SQL literal."""
+    """``sql`` with each ``$parameter`` replaced by its value as a SQL literal. Comments go first
+    (no query here has ``--`` in a string), so that a ``$word`` in one is left alone and a value
+    can never end up in one."""
     def literal(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -199,7 +201,7 @@ def inline(sql: str, params: dict[str, Any]) -> str:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return "CAST([" + ", ".join(literal(v) for v in value) + "] AS VARCHAR[])"
         raise TypeError(f"no SQL literal for {value!r}")
-    return re.sub(r"\$([a-z_]+)", lambda m: literal(params[m.group(1)]), sql)
+    return re.sub(r"\$([a-z_]+)", lambda m: literal(params[m.group(1)]), re.sub(r"--[^\n]*", "", sql))
 
 
 def read_span(settings: ReconcileSettings) -> int:

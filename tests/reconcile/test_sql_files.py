@@ -47,3 +47,19 @@ def test_landing_order_is_one_macro():
     assert {"latest_version.sql", "stg_payment_transactions.sql", "stg_credit_transactions.sql",
             "bookings.sql", "stg_vipps_funds_copies.sql", "stg_vipps_fees_copies.sql",
             "stg_vipps_entries_dropped.sql"} <= set(users)
+
+
+def test_a_views_parameters_are_written_as_literals_and_its_comments_dropped():
+    """A view cannot hold prepared parameters (runner.inline): each value becomes a literal that
+    DuckDB reads back as the same value, and a $word in a comment is neither replaced nor fatal."""
+    from datetime import date
+
+    import duckdb
+
+    from recon.reconcile.runner import inline
+
+    sql = ("SELECT $n AS n, $d AS d, $types AS types, $s AS s -- $not_a_parameter, nor $d\n"
+           "WHERE $d >= DATE '2000-01-01' -- the end")
+    text = inline(sql, {"n": 3, "d": date(2026, 3, 1), "types": ["WALLET", "O'HARA", "$SPAN"], "s": "a'b"})
+    assert "--" not in text and "not_a_parameter" not in text
+    assert duckdb.sql(text).fetchall() == [(3, date(2026, 3, 1), ["WALLET", "O'HARA", "$SPAN"], "a'b")]
