@@ -41,9 +41,9 @@ SETTLEMENT_SPAN_DAYS = 31
 # entries of the matching window (a view) and their order lines, then the Entur side is staged and
 # the sides are matched.
 STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
-    ("stg_vipps_funds_copies", "stg_vipps_funds_copies.sql"),
+    ("stg_vipps_funds_copies", "stg_vipps_report_copies.sql", {"feed": "funds"}),
     ("stg_vipps_funds", "stg_vipps_funds.sql"),
-    ("stg_vipps_fees_copies", "stg_vipps_fees_copies.sql"),
+    ("stg_vipps_fees_copies", "stg_vipps_report_copies.sql", {"feed": "fees"}),
     ("stg_vipps_fees", "stg_vipps_fees.sql"),
     ("balance_check_funds", "balance_check.sql", {"feed": "funds"}),
     ("balance_check_fees", "balance_check.sql", {"feed": "fees"}),

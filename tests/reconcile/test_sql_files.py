@@ -45,7 +45,7 @@ def test_landing_order_is_one_macro():
     assert offenders == []
     users = [p.name for p in SQL if "landing_seq(" in p.read_text()]
     assert {"latest_version.sql", "stg_payment_transactions.sql", "stg_credit_transactions.sql",
-            "bookings.sql", "stg_vipps_funds_copies.sql", "stg_vipps_fees_copies.sql",
+            "bookings.sql", "stg_vipps_report_copies.sql",
             "stg_vipps_entries_dropped.sql"} <= set(users)
 
 

@@ -4,7 +4,7 @@
 -- each entry of the period, and NOT_SETTLED and the Vipps side the funds entry of a Sales entry
 -- dated near an edge. Filtering the raw files by business date first lets DuckDB skip every other
 -- partition. One row per entry_key: an entry landed several times counts once, as its first
--- landed copy with the highest positions of its copies (stg_vipps_funds_copies.sql).
+-- landed copy with the highest positions of its copies (stg_vipps_report_copies.sql).
 -- A view, not a table: each step reads only the columns it needs from the Parquet files, so the
 -- window is never held in memory as a whole (at ten million entries it would not fit).
 SELECT 'funds' AS feed, entry_key, ledger_id, entry_type, psp_reference, reference, time, ledger_date, currency,
