@@ -133,7 +133,7 @@ def incomplete_checks(failed: dict[str, str]) -> list[tuple[str, str]]:
 
 def run_steps(con: duckdb.DuckDBPyConnection, params: dict[str, Any], settings: ReconcileSettings,
               failed: dict[str, str] | None = None) -> None:
-    """Create every intermediate and result table as a TEMP table of ``con``."""
+    """Create every intermediate and result as a TEMP table (or view, VIEW_STEPS) of ``con``."""
     for macro in MACROS:
         con.execute(sql_text("recon.reconcile", macro))
     con.execute("CREATE OR REPLACE TEMP TABLE incomplete_checks (code VARCHAR, reason VARCHAR)")
