@@ -281,6 +281,19 @@ def _tx_days(times: pa.Array, tz: str) -> pa.Array | None:
     return columnar.business_dates(times, tz) if len(times) else pa.array([], pa.date32())
 
 
+def _families(records: list[Any], varied: tuple[str, ...], fields: dict[str, pa.DataType], key: str,
+              tx_kind: pa.DataType) -> tuple[Any, pa.Array, pa.Array, pa.Array] | None:
+    """A page's records (payments or credits) as Arrow, each with its list of transactions (``key``):
+    the records' field getter, the lists, the transactions flattened and each one's record index;
+    None where the page does not convert (the record-by-record path decides)."""
+    kind = _struct(columnar.first_kinds(records, varied), fields, **{key: pa.list_(tx_kind)})
+    arrays = None if kind is None else columnar.to_arrow(records, kind)
+    if arrays is None:
+        return None
+    lists = arrays.field(key)
+    return arrays.field, lists, lists.flatten(), pc.cast(pc.list_parent_indices(lists), _I)
+
+
 def land_payment_page(landing: Landing, page: EncodedPage, tz: str) -> pa.Array | None:
     """The page's payments and transactions as ``normalise_payment`` lands them, built column-wise;
     returns each payment's ``updated_at``, else ``created_at`` (what moves the watermark), or None
@@ -297,14 +310,11 @@ def land_payment_page(landing: Landing, page: EncodedPage, tz: str) -> pa.Array 
     tx_kind = _struct(columnar.first_kinds(txs, _TRANSACTION_VARIED), _TRANSACTION, summary=summary)
     if tx_kind is None:
         return None
-    kind = _struct(columnar.first_kinds(records, _PAYMENT_VARIED), _PAYMENT, **{key: pa.list_(tx_kind)})
-    payments = None if kind is None else columnar.to_arrow(records, kind)
-    if payments is None:
+    families = _families(records, _PAYMENT_VARIED, _PAYMENT, key, tx_kind)
+    if families is None:
         return None
-    field, lists = payments.field, payments.field(key)
-    flat = lists.flatten()
+    field, lists, flat, parents = families
     tx_field, sums = flat.field, flat.field("summary")
-    parents = pc.cast(pc.list_parent_indices(lists), _I)
     cur = _currency_of(field("currency"), "NOK")
     created = columnar.iso_utc_times(field("createdAt"))
     tx_created = columnar.iso_utc_times(tx_field("createdAt"), required=False)
@@ -363,14 +373,11 @@ def land_credit_page(landing: Landing, page: EncodedPage, tz: str) -> pa.Array |
     tx_kind = _struct(columnar.first_kinds(txs, _CREDIT_TRANSACTION_VARIED), _CREDIT_TRANSACTION)
     if tx_kind is None:
         return None
-    kind = _struct(columnar.first_kinds(records, _CREDIT_VARIED), _CREDIT, **{key: pa.list_(tx_kind)})
-    credits = None if kind is None else columnar.to_arrow(records, kind)
-    if credits is None:
+    families = _families(records, _CREDIT_VARIED, _CREDIT, key, tx_kind)
+    if families is None:
         return None
-    field, lists = credits.field, credits.field(key)
-    flat = lists.flatten()
+    field, lists, flat, parents = families
     tx_field = flat.field
-    parents = pc.cast(pc.list_parent_indices(lists), _I)
     cur = _currency_of(field("currency"), "NOK")
     created = columnar.iso_utc_times(field("createdAt"), required=False)
     updated = columnar.iso_utc_times(field("updatedAt"), required=False)
