@@ -172,7 +172,7 @@ def _last_reads() -> dict[str, int]:
     reads: dict[str, list[str]] = {}
     for i, (name, path, *_own) in enumerate(STEPS):
         last[name] = i
-        code = re.sub(r"--[^\n]*", "", sql_text("recon.reconcile", path))
+        code = _without_comments(sql_text("recon.reconcile", path))
         reads[name] = [table for table, *_ in STEPS[:i] if re.search(rf"\b{table}\b", code)]
         for table in reads[name]:
             last[table] = i
@@ -186,9 +186,8 @@ def _last_reads() -> dict[str, int]:
 
 
 def inline(sql: str, params: dict[str, Any]) -> str:
-    """``sql`` with each ``$parameter`` replaced by its value as a SQL literal. Comments go first
-    (no query here has ``--`` in a string), so that a ``$word`` in one is left alone and a value
-    can never end up in one."""
+    """``sql`` with each ``$parameter`` replaced by its value as a SQL literal. Comments go first,
+    so that a ``$word`` in one is left alone and a value can never end up in one."""
     def literal(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -201,7 +200,12 @@ def inline(sql: str, params: dict[str, Any]) -> str:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return "CAST([" + ", ".join(literal(v) for v in value) + "] AS VARCHAR[])"
         raise TypeError(f"no SQL literal for {value!r}")
-    return re.sub(r"\$([a-z_]+)", lambda m: literal(params[m.group(1)]), re.sub(r"--[^\n]*", "", sql))
+    return re.sub(r"\$([a-z_]+)", lambda m: literal(params[m.group(1)]), _without_comments(sql))
+
+
+def _without_comments(sql: str) -> str:
+    """``sql`` without its ``--`` comments (no query here has ``--`` inside a string)."""
+    return re.sub(r"--[^\n]*", "", sql)
 
 
 def read_span(settings: ReconcileSettings) -> int:
