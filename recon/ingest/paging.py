@@ -14,13 +14,15 @@ paginators either read everything or fail the listing loudly, never end early in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
 import re
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -58,6 +60,52 @@ class NumberedPage:
     total_pages: int
 
 
+T = TypeVar("T")
+
+
+def read_ahead(source: str, pages: Generator[T, None, None]) -> Iterator[T]:
+    """``pages``, produced on a worker thread that runs up to two pages ahead of the caller.
+
+    While the caller lands page n, the worker has page n + 1 decoded and checked, and the server
+    is already at work on page n + 2: its work and the network wait overlap with landing instead
+    of adding to it. Only reading runs ahead; nothing is committed early, and an error of the
+    paginator surfaces where its page would have been taken, as if read then. When the caller
+    stops early, the worker stops after the request it is in.
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                handoff.put(("page", page))
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            handoff.put(("error", exc))
+        else:
+            handoff.put(("end", None))
+        finally:
+            pages.close()
+
+    worker = threading.Thread(target=produce, name=f"{source}-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                handoff.get_nowait()  # a worker waiting to hand over a page goes on to stop
+            worker.join(timeout=0.01)
+
+
 def _shape_error(source: str, path: str, what: str) -> FatalSourceError:
     return FatalSourceError(source, f"GET {path}: unexpected response shape: {what}")
 
@@ -82,8 +130,15 @@ def cursor_pages(
     is still open") reads on while ``hasMore`` and only records the flag on the page.
 
     A cursor that comes back after other cursors would loop forever: the pull stops with an
-    error and the stored cursor stays where the data is safe.
+    error and the stored cursor stays where the data is safe. Pages are read ahead (``read_ahead``).
     """
+    return read_ahead(api.source, _cursor_pages(api, path, params, cursor, cursor_param, items_key, cursor_key,
+                                                has_more_key, max_pages, max_empty_pages, try_later_ends))
+
+
+def _cursor_pages(api: Getter, path: str, params: dict[str, Any], cursor: str | None, cursor_param: str,
+                  items_key: str, cursor_key: str, has_more_key: str, max_pages: int | None,
+                  max_empty_pages: int | None, try_later_ends: bool) -> Generator[CursorPage, None, None]:
     max_pages, max_empty_pages = _limits(api, max_pages, max_empty_pages)
     seen: set[str] = set()
     if cursor:
@@ -95,36 +150,24 @@ def cursor_pages(
             query[cursor_param] = at
         return api.get(path, query)
 
-    # The next page is fetched while the caller lands this one: the network wait overlaps with
-    # parsing instead of adding to it. Only reading runs ahead; nothing is committed early.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api.source}-prefetch")
-    ahead: Future[Any] | None = None
     pages = empty_in_a_row = 0
-    try:
-        while True:
-            body = ahead.result() if ahead is not None else fetch(cursor)
-            ahead = None
-            page = _cursor_page(api.source, path, body, items_key, cursor_key, has_more_key, seen, cursor,
-                                try_later_ends)
-            pages += 1
-            empty_in_a_row = 0 if page.items else empty_in_a_row + 1
-            if page.has_more:
-                if pages >= max_pages:
-                    raise FatalSourceError(api.source, f"GET {path}: read {pages} pages without reaching the end "
-                                           f"of the feed (http.max_pages_per_listing); stopping")
-                if empty_in_a_row >= max_empty_pages:
-                    raise FatalSourceError(api.source, f"GET {path}: {empty_in_a_row} empty pages in a row that "
-                                           f"say {has_more_key}: true (http.max_empty_pages); stopping")
-            cursor = page.cursor
-            if page.has_more:
-                ahead = pool.submit(fetch, cursor)
-            yield page
-            if not page.has_more:
-                return
-    finally:
-        if ahead is not None:
-            ahead.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+    while True:
+        body = fetch(cursor)
+        page = _cursor_page(api.source, path, body, items_key, cursor_key, has_more_key, seen, cursor,
+                            try_later_ends)
+        pages += 1
+        empty_in_a_row = 0 if page.items else empty_in_a_row + 1
+        if page.has_more:
+            if pages >= max_pages:
+                raise FatalSourceError(api.source, f"GET {path}: read {pages} pages without reaching the end "
+                                       f"of the feed (http.max_pages_per_listing); stopping")
+            if empty_in_a_row >= max_empty_pages:
+                raise FatalSourceError(api.source, f"GET {path}: {empty_in_a_row} empty pages in a row that "
+                                       f"say {has_more_key}: true (http.max_empty_pages); stopping")
+        cursor = page.cursor
+        yield page
+        if not page.has_more:
+            return
 
 
 def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: str, has_more_key: str,
@@ -165,6 +208,14 @@ def _cursor_page(source: str, path: str, body: Any, items_key: str, cursor_key: 
         seen.add(nxt)
     # At the end some servers send no cursor: keep resuming from the last one we had.
     return CursorPage(items, nxt or cursor, more, bool(try_later))
+
+
+def _same_items(items: list[Any], previous: list[Any]) -> bool:
+    """Whether two pages hold equal items in the same order (``_fingerprint``). Equal pages have
+    equal first and last items, so only pages that pass that cheap test are encoded whole."""
+    return (len(items) == len(previous)
+            and _fingerprint([items[0], items[-1]]) == _fingerprint([previous[0], previous[-1]])
+            and _fingerprint(items) == _fingerprint(previous))
 
 
 def _fingerprint(items: list[Any]) -> str:
@@ -242,8 +293,14 @@ def numbered_pages(
     ``page_base`` None detects it: page 0 is asked for first; a server counting from 1 refuses it,
     answers it empty, or answers it as page 1. ``totalPages`` is re-read on every page because the
     set can grow while it is read; a page identical to the previous one means the server ignores
-    ``page``. ``key`` gives a record's identity for the completeness count.
+    ``page``. ``key`` gives a record's identity for the completeness count. Pages are read ahead
+    (``read_ahead``).
     """
+    return read_ahead(api.source, _numbered_pages(api, path, params, per_page, page_base, key, max_pages))
+
+
+def _numbered_pages(api: Getter, path: str, params: list[tuple[str, Any]], per_page: int, page_base: int | None,
+                    key: Callable[[Any], Any], max_pages: int | None) -> Generator[NumberedPage, None, None]:
     max_pages = _limits(api, max_pages, None)[0]
     complete = Completeness(api.source, path, key)
 
@@ -269,7 +326,8 @@ def numbered_pages(
         page_base, body, size, probe = _detect_base(api, path, first, fetch)
     else:
         (body, size), probe = first(page_base), None
-    number, previous = page_base, None
+    number = page_base
+    previous: list[Any] | None = None  # the last page's items, for the repeat check
     limit: int | None = None
     while True:
         items = _items(api.source, path, body)
@@ -279,11 +337,10 @@ def numbered_pages(
         if limit is None:
             limit = min(max_pages, 2 * total + 10)  # a totalPages that keeps growing stays bounded
         if items:
-            mark = _fingerprint(items)
-            if mark == previous:
+            if previous is not None and _same_items(items, previous):
                 raise FatalSourceError(api.source, f"GET {path}: page {number} repeats the previous page; "
                                        "stopping to avoid a loop")
-            previous = mark
+            previous = items
         complete.add(body, items)
         yield NumberedPage(number, items, total)
         if number >= page_base + total - 1 or not items:

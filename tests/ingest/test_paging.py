@@ -111,6 +111,20 @@ def test_pages_that_differ_in_one_value_are_not_a_repeat(odd):
     assert len(list(pages)) == 2
 
 
+def test_pages_alike_at_both_ends_but_not_between_are_not_a_repeat():
+    # The repeat check first compares the first and last items only; the middle still decides.
+    first = [{"id": 1}, {"id": 2, "amount": 5}, {"id": 3}]
+    second = [{"id": 1}, {"id": 2, "amount": 6}, {"id": 3}]
+    api = Pages([{"items": first, "totalItems": 3, "totalPages": 3},
+                 {"items": second, "totalItems": 3, "totalPages": 3},
+                 {"items": list(second), "totalItems": 3, "totalPages": 3}])
+    read: list[int] = []
+    with pytest.raises(FatalSourceError, match="page 3 repeats the previous page"):
+        for page in numbered_pages(api, "/p", [], per_page=3, page_base=1, key=lambda item: item.get("amount")):
+            read.append(page.number)
+    assert read == [1, 2]  # page 2 is not taken for page 1 again; page 3 is page 2 again
+
+
 def test_the_page_fingerprint_tells_the_encoders_apart():
     # A value only json.dumps encodes never collides with the text orjson gives for another one.
     assert _fingerprint([2**70]) != _fingerprint([str(2**70)])
