@@ -95,6 +95,15 @@ def safe_text(raw: str) -> str:
     return raw.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_UNIQUE_COLUMNS = frozenset({"_raw", "_hash", "_row_id", "_parent_row_id"})
+
+# A checkpoint is due at flush_rows rows in one table or at this much Arrow buffered in all,
+# whichever comes first: a Sales entry with its order lines is about 2 KB, so 100k rows of its
+# widest table would hold over 100 MB until the checkpoint; the bytes bound keeps a pull's memory
+# flat whatever the width of its rows.
+FLUSH_BYTES = 64 << 20
+
+
 class Landing:
     """Buffers one source's rows until a checkpoint makes them durable."""
 
@@ -108,6 +117,7 @@ class Landing:
         self._seq = 0
         self._files = 0
         self._buffered: dict[str, int] = defaultdict(int)
+        self._buffered_bytes = 0
         self.landed: dict[str, int] = defaultdict(int)
         self.quarantined: dict[str, int] = defaultdict(int)
 
@@ -115,6 +125,11 @@ class Landing:
     def pending(self) -> int:
         """Rows buffered in the largest table: a checkpoint at 100k gives row groups of 100k."""
         return max(self._buffered.values(), default=0)
+
+    def due(self, flush_rows: int) -> bool:
+        """Whether a checkpoint is due: ``flush_rows`` rows buffered in one table, or
+        ``FLUSH_BYTES`` of rows in all."""
+        return self.pending >= flush_rows or self._buffered_bytes >= FLUSH_BYTES
 
     def next_row_id(self) -> str:
         self._seq += 1
@@ -157,8 +172,7 @@ class Landing:
         for i in _timestamp_indices(table):
             columns[i] = [None if value is None else (value - _EPOCH) // _MICROSECOND for value in columns[i]]
         arrays = [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)]
-        self._batches[table].append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-        self._buffered[table] += len(rows)
+        self._buffer(table, pa.RecordBatch.from_arrays(arrays, schema=schema))
 
     def reserve_rows(self, n: int) -> int:
         """Take ``n`` row numbers for rows stamped column-wise; the first is the result + 1."""
@@ -181,8 +195,12 @@ class Landing:
                 "_run_id": pa.repeat(pa.scalar(self.run_id, pa.string()), n),
                 "_landed_at": pa.repeat(pa.scalar(self.landed_at, schema.field("_landed_at").type), n)}
         arrays = [columns[f.name] if f.name in columns else same[f.name] for f in schema]
-        self._batches[table].append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-        self._buffered[table] += n
+        self._buffer(table, pa.RecordBatch.from_arrays(arrays, schema=schema))
+
+    def _buffer(self, table: str, batch: pa.RecordBatch) -> None:
+        self._batches[table].append(batch)
+        self._buffered[table] += batch.num_rows
+        self._buffered_bytes += batch.nbytes
 
     def quarantine(self, kind: str, code: str, reason: str, record: Any, *, record_id: str | None = None,
                    context: str | None = None) -> None:
@@ -202,7 +220,10 @@ class Landing:
         self._files += 1
         final = directory / f"part-{self.run_id}-{self._files:05d}.parquet"
         tmp = directory / f".{final.name}.tmp"
-        pq.write_table(table, tmp, compression="zstd", row_group_size=max(len(table), 1))
+        # A dictionary of values that never repeat (_raw, _hash, the row ids) only costs: without
+        # it the write takes about 10 % less time and the file is about 5 % smaller.
+        dictionary = [name for name in table.column_names if name not in _UNIQUE_COLUMNS]
+        pq.write_table(table, tmp, compression="zstd", row_group_size=max(len(table), 1), use_dictionary=dictionary)
         replace_durably(tmp, final)
 
     def checkpoint(self) -> None:
@@ -229,6 +250,7 @@ class Landing:
         self._batches.clear()
         self._quarantine.clear()
         self._buffered.clear()
+        self._buffered_bytes = 0
         pa.default_memory_pool().release_unused()
 
 

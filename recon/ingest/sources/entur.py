@@ -522,7 +522,7 @@ class EnturSource:
                           context=f"{what} page {page.number}", progress=progress,
                           personal=PERSONAL_FIELDS["entur"], keep_personal=self.cfg.land_pii,
                           columnar=tracked.land_columns)
-                if landing.pending >= self.flush_rows:
+                if landing.due(self.flush_rows):
                     # Durable, but the watermark waits for the end: offset pages over a changing
                     # set are only complete once the last page has been read.
                     landing.checkpoint()

@@ -222,7 +222,7 @@ class SamtrafikenSource:
                       context=f"organization {cfg.organization_code}", progress=progress,
                       personal=PERSONAL_FIELDS[self.name], keep_personal=cfg.land_pii, columnar=feed.land_columns)
             cursor = page.cursor
-            if landing.pending >= self.flush_rows or not page.has_more:
+            if landing.due(self.flush_rows) or not page.has_more:
                 landing.checkpoint()
                 if cursor != state.get("cursor") or feed.seq != state.get("seq", 0):
                     state = {"cursor": cursor, "seq": feed.seq, "run_id": landing.run_id,

@@ -518,7 +518,7 @@ class VippsSource(LedgerScoped):
         for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=before):
             self._land(landing, page, ledger, f"ledger {ledger.ledger_id} feed", progress)
             cursor = page.cursor
-            if landing.pending >= self.flush_rows or not page.has_more:
+            if landing.due(self.flush_rows) or not page.has_more:
                 landing.checkpoint()
                 if cursor != state.get("cursor"):
                     state = {"cursor": cursor, "updated_at": datetime.now(UTC).isoformat(),
@@ -533,7 +533,7 @@ class VippsSource(LedgerScoped):
                 path = f"{LEDGERS_PATH}/{path_segment(ledger.ledger_id)}/dates/{day.isoformat()}"
                 for page in cursor_pages(self.api, path, {"pageSize": self.cfg.page_size}, cursor=None):
                     self._land(landing, page, ledger, f"ledger {ledger.ledger_id} date {day}", progress)
-                    if landing.pending >= self.flush_rows:
+                    if landing.due(self.flush_rows):
                         landing.checkpoint()
 
         for ledger in self.ledgers(landing, progress):

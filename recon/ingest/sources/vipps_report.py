@@ -252,7 +252,7 @@ class VippsReportSource(LedgerScoped):
             self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} feed", progress)
             seq += len(items)
             cursor = page.cursor
-            if landing.pending >= self.flush_rows or not page.has_more:
+            if landing.due(self.flush_rows) or not page.has_more:
                 landing.checkpoint()
                 if cursor != state.get("cursor") or seq != state.get("next_seq"):
                     state = {"cursor": cursor, "next_seq": seq, "updated_at": datetime.now(UTC).isoformat(),
@@ -292,7 +292,7 @@ class VippsReportSource(LedgerScoped):
                            progress)
                 n += len(items)
                 still_open = still_open or page.try_later
-                if landing.pending >= self.flush_rows:
+                if landing.due(self.flush_rows):
                     landing.checkpoint()
         except HttpStatusError as exc:
             # The older spec answered a date not ready yet with 404; a refused ledger says so.
