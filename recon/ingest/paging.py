@@ -22,9 +22,12 @@ import re
 import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from recon.errors import FatalSourceError, HttpStatusError
 
@@ -247,12 +250,69 @@ def smaller_page_size(exc: HttpStatusError, per_page: int) -> int | None:
     return max(limits) if limits else per_page // 2
 
 
+class DistinctIds:
+    """The distinct ids of a listing, counted exactly as a Python set counts them (``len``), in a
+    fraction of its memory: ids that are 64-bit integers or strings (every id of an API that
+    behaves) are kept in Arrow arrays, 8 bytes or the text a record instead of a set entry and an
+    object; anything else in a set. A backfill of a million Entur payments held about 50 MB of ids."""
+
+    def __init__(self) -> None:
+        self._ints: list[int] = []
+        self._texts: list[str] = []
+        self._chunks: dict[pa.DataType, list[pa.Array]] = {pa.int64(): [], pa.string(): []}
+        self._other: set[Any] = set()
+
+    def add(self, key: Any) -> None:
+        kind = type(key)
+        if kind is int and -(2**63) <= key < 2**63:
+            self._ints.append(key)
+        elif kind is str:
+            self._texts.append(key)
+        else:
+            self._other.add(key)
+
+    def flush(self) -> None:
+        """Move the ids added since into Arrow (once a page)."""
+        for values, kind in ((self._ints, pa.int64()), (self._texts, pa.string())):
+            if values:
+                self._chunks[kind].append(pa.array(values, kind))
+                values.clear()
+
+    def __len__(self) -> int:
+        self.flush()
+        ints = pa.chunked_array(self._chunks[pa.int64()], pa.int64())
+        texts = pa.chunked_array(self._chunks[pa.string()], pa.string())
+        # A set counts equal values once, across types too: True == 1, Decimal("1.0") == 1 and
+        # 1.0 == 1. Strings equal no number, and no 64-bit integer equals one beyond that range.
+        numeric = {int(value) for value in self._other
+                   if type(value) is bool or (type(value) is float and value.is_integer())
+                   or (isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value())}
+        numeric = {value for value in numeric if -(2**63) <= value < 2**63}
+        overlap = 0
+        if numeric and len(ints):
+            found = pc.is_in(pa.array(sorted(numeric), pa.int64()), value_set=pc.unique(ints))
+            overlap = pc.sum(found).as_py() or 0
+        return _count_distinct(ints) + _count_distinct(texts) + len(self._other) - overlap
+
+
+def _count_distinct(values: pa.ChunkedArray) -> int:
+    """``pc.count_distinct`` by sorting: about 20 bytes a value at the peak, where its hash table
+    took 60 (a million ids: 22 MB against 60 MB, at the end of a listing when the landing's
+    buffers are full)."""
+    if not len(values):
+        return 0
+    ordered = pc.take(values, pc.sort_indices(values))
+    if isinstance(ordered, pa.ChunkedArray):
+        ordered = ordered.combine_chunks()
+    return 1 + (pc.sum(pc.not_equal(ordered[1:], ordered[:-1])).as_py() or 0)
+
+
 class Completeness:
     """Counts the distinct records of one page-numbered listing against its ``totalItems``."""
 
     def __init__(self, source: str, path: str, key: Callable[[Any], Any]) -> None:
         self.source, self.path, self.key = source, path, key
-        self.seen: set[Any] = set()
+        self.seen = DistinctIds()
         self.first_total: int | None = None
         self.last_total: int | None = None
 
@@ -267,6 +327,7 @@ class Completeness:
         for item in items:
             found = self.key(item)
             self.seen.add(found if found is not None else _fingerprint([item]))
+        self.seen.flush()
 
     def check(self) -> None:
         read = len(self.seen)

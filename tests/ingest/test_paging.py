@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from recon.errors import FatalSourceError, HttpStatusError
 from recon.ingest.http import TooDeep
-from recon.ingest.paging import _fingerprint, cursor_pages, numbered_pages
+from recon.ingest.paging import DistinctIds, _fingerprint, cursor_pages, numbered_pages
 
 
 class Pages:
@@ -237,3 +239,26 @@ def test_a_total_pages_that_keeps_growing_stays_bounded():
     with pytest.raises(FatalSourceError, match="totalPages keeps growing"):
         list(numbered_pages(api, "/p", [], per_page=1, page_base=1, key=lambda r: r["id"]))
     assert len(api.calls) == 14  # 2 × the first page's totalPages (2) + 10
+
+
+# --- the completeness count ----------------------------------------------------------------------
+
+_IDS = st.one_of(
+    st.integers(min_value=-3, max_value=40),  # small, so that values repeat
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.decimals(min_value=-5, max_value=40, places=1, allow_nan=False),  # Decimal("3.0") == 3
+    st.floats(min_value=-5, max_value=40).map(lambda f: round(f * 2) / 2),  # 3.0 == 3
+    st.text(alphabet="13ab", max_size=2),  # "1" equals no number
+    st.tuples(st.integers(0, 3)),
+)
+
+
+@given(pages=st.lists(st.lists(_IDS, max_size=12), max_size=6))
+def test_distinct_ids_count_what_a_set_counts(pages):
+    ids = DistinctIds()
+    for page in pages:
+        for value in page:
+            ids.add(value)
+        ids.flush()
+    assert len(ids) == len({value for page in pages for value in page})
