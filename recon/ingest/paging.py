@@ -284,10 +284,10 @@ class DistinctIds:
         texts = pa.chunked_array(self._chunks[pa.string()], pa.string())
         # A set counts equal values once, across types too: True == 1, Decimal("1.0") == 1 and
         # 1.0 == 1. Strings equal no number, and no 64-bit integer equals one beyond that range.
-        numeric = {int(value) for value in self._other
-                   if type(value) is bool or (type(value) is float and value.is_integer())
-                   or (isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value())}
-        numeric = {value for value in numeric if -(2**63) <= value < 2**63}
+        whole = (int(value) for value in self._other
+                 if type(value) is bool or (type(value) is float and value.is_integer())
+                 or (isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value()))
+        numeric = {value for value in whole if -(2**63) <= value < 2**63}
         overlap = 0
         if numeric and len(ints):
             found = pc.is_in(pa.array(sorted(numeric), pa.int64()), value_set=pc.unique(ints))
