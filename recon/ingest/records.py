@@ -116,6 +116,20 @@ def _cut(value: Any, limit: int) -> Any:
     return value
 
 
+def without_repeats(items: list[Any], last: Any) -> tuple[list[Any], Any]:
+    """A feed page without the records that repeat the one just before them, and its new last record.
+    A server that re-sends the previous page's last record, or a record twice, must not give it a
+    second position in the feed (``feed_seq``): the positions of every later record would shift
+    from those a clean pull gives. Two real entries of a feed are never equal (a Report API entry's
+    balances differ; a booking event repeated whole is the same event)."""
+    fresh = []
+    for item in items:
+        if last is None or item != last:
+            fresh.append(item)
+        last = item
+    return fresh, last
+
+
 def land_page(
     landing: Landing,
     records: Iterable[Any],

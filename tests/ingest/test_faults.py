@@ -46,6 +46,25 @@ def test_fault_is_survived_and_the_lake_equals_a_clean_run(kind, make_setup, dat
     assert duplicate_keys(config) == 0
 
 
+@pytest.mark.parametrize(("source", "tables"), [
+    ("samtrafiken", ["samtrafiken_booking_events"]),
+    ("vipps_report", ["vipps_funds_entries", "vipps_fees_entries"]),
+])
+def test_a_feed_page_repeating_the_previous_record_moves_no_feed_position(source, tables, make_setup, dataset,
+                                                                           clean, tmp_path):
+    # Each faulted page starts with the previous page's last record again: it must not take a
+    # position of its own, or every later record's feed_seq would differ from a clean pull's.
+    setup = make_setup(dataset, faults="repeat@2+3", lake=tmp_path / "faulty-lake")
+    config = setup.config()
+    result = pull(config, [source])
+    assert result.ok, [r.error for r in result.sources]
+    assert setup.sandbox.stats["fault_repeat"] == 2
+    landed = fingerprint(config)
+    for table in tables:
+        assert landed[table] == clean[table]
+    assert duplicate_keys(config) == 0
+
+
 def test_retry_after_is_honoured(make_setup, dataset, tmp_path):
     setup = make_setup(dataset, faults="429@1,503@3,retry_after=1")
     result = pull(setup.config(), ["vipps"])

@@ -18,7 +18,7 @@ from recon.config import SamtrafikenConfig
 from recon.ingest import columnar
 from recon.ingest.paging import Getter, cursor_pages
 from recon.ingest.personal import PERSONAL_FIELDS
-from recon.ingest.records import EncodedPage, Parsed, Progress, land_page
+from recon.ingest.records import EncodedPage, Parsed, Progress, land_page, without_repeats
 from recon.ingest.validation import ISO_4217, BadValue, currency, ident, text, timestamp, vat_rate_bp
 from recon.lake.landing import Landing
 from recon.lake.store import Lake
@@ -213,12 +213,13 @@ class SamtrafikenSource:
         state = self.lake.read_state(*state_key) or {}
         before = state.get("cursor")
         feed = Feed(cfg, int(state.get("seq", 0)))
-        cursor = before
+        cursor, last = before, None
         params = {"organizationCode": cfg.organization_code, "limit": cfg.page_size}
 
         for page in cursor_pages(self.api, cfg.events_path, params, cursor=before, cursor_param="after",
                                  items_key="events", cursor_key="nextCursor"):
-            land_page(landing, page.items, feed.normalise, kind="booking_event", id_keys=("eventId", "bookingId"),
+            items, last = without_repeats(page.items, last)
+            land_page(landing, items, feed.normalise, kind="booking_event", id_keys=("eventId", "bookingId"),
                       context=f"organization {cfg.organization_code}", progress=progress,
                       personal=PERSONAL_FIELDS[self.name], keep_personal=cfg.land_pii, columnar=feed.land_columns)
             cursor = page.cursor

@@ -31,7 +31,7 @@ from recon.ingest import columnar
 from recon.ingest.http import path_segment
 from recon.ingest.paging import Getter, cursor_pages
 from recon.ingest.personal import PERSONAL_FIELDS
-from recon.ingest.records import EncodedPage, Parsed, Progress, land_page
+from recon.ingest.records import EncodedPage, Parsed, Progress, land_page, without_repeats
 from recon.ingest.sources.vipps import LedgerScoped, entry_type_of
 from recon.ingest.validation import ISO_4217, BadValue, currency, ident, integer, text, timestamp
 from recon.lake.landing import Landing, canonical_json, canonical_json_bytes
@@ -182,18 +182,6 @@ def land_report_page(landing: Landing, page: EncodedPage, ledger: VippsLedger, t
     return True
 
 
-def _fresh(items: list[Any], last: Any) -> tuple[list[Any], Any]:
-    """The page without entries that repeat the one just before them (a server that re-sends the
-    previous page's last entry, or an entry twice, must not give it a second position; two real
-    entries are never equal, their balances differ), and the new last entry."""
-    fresh = []
-    for item in items:
-        if last is None or item != last:
-            fresh.append(item)
-        last = item
-    return fresh, last
-
-
 class VippsReportSource(LedgerScoped):
     name = "vipps_report"
 
@@ -247,7 +235,7 @@ class VippsReportSource(LedgerScoped):
         cursor, last = before, None
         path = f"{REPORT_PATH}/{path_segment(ledger.ledger_id)}/{topic}/feed"
         for page in cursor_pages(self.api, path, self.params, cursor=before):
-            items, last = _fresh(page.items, last)
+            items, last = without_repeats(page.items, last)
             positions = [Position(feed_seq=seq + i, cursor=cursor) for i in range(len(items))]
             self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} feed", progress)
             seq += len(items)
@@ -286,7 +274,7 @@ class VippsReportSource(LedgerScoped):
         n, still_open, last = 0, False, None
         try:
             for page in cursor_pages(self.api, path, self.params, cursor=None, try_later_ends=False):
-                items, last = _fresh(page.items, last)
+                items, last = without_repeats(page.items, last)
                 positions = [Position(date_seq=n + i) for i in range(len(items))]
                 self._land(landing, items, ledger, topic, positions, f"ledger {ledger.ledger_id} {topic} {day}",
                            progress)
