@@ -51,6 +51,8 @@ STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
     ("stg_vipps_funds_ledgers", "stg_vipps_funds_ledgers.sql"),
     ("stg_vipps_entries_dropped", "stg_vipps_entries_dropped.sql"),
     ("stg_vipps_sales_settle", "stg_vipps_sales_settle.sql"),
+    ("stg_vipps_sales_keys", "stg_vipps_sales_keys.sql"),
+    ("stg_vipps_funds_unsold", "stg_vipps_funds_unsold.sql"),
     ("settlement_check", "settlement_check.sql"),
     ("settlement", "settlement_summary.sql"),
     ("stg_vipps_entries", "stg_vipps_entries.sql"),
@@ -72,13 +74,14 @@ STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
 # written on its right: there a few rows, or only the columns joined on. DuckDB underestimates how
 # many Sales entries pass several filters and would build on millions of them, every column
 # included: out of memory at ten million entries a source.
-SIDES_AS_WRITTEN = {"settlement_check", "vipps_side"}
+SIDES_AS_WRITTEN = {"settlement", "settlement_check", "vipps_side"}
 # The steps whose tables the runner reads after the steps (the result files and the figures).
 RESULT_STEPS = {"matches", "mismatches", "vat", "settlement", "settlement_fees"}
 # The steps staged as views, not tables: windows of a raw table that would not fit in memory as a
 # whole at ten million entries. Each step reading one reads its columns from the Parquet files
 # (a few small tables hold the entries landed more than once: *_copies, *_dropped).
-VIEW_STEPS = {"stg_vipps_funds", "stg_vipps_fees", "stg_vipps_sales_settle", "stg_vipps_entries",
+VIEW_STEPS = {"stg_vipps_funds", "stg_vipps_fees", "stg_vipps_sales_settle", "stg_vipps_sales_keys",
+              "stg_vipps_entries",
               # Every matched unit with both sides' columns: as big as the key 1 pairs it adds to.
               "matches"}
 

@@ -43,18 +43,25 @@ WITH ledgers AS (
            CASE WHEN movement = 'other' THEN f.entry_type END AS other_type,
            CASE WHEN is_payout THEN f.psp_reference END AS payout_psp_reference
     FROM stg_vipps_funds AS f JOIN ledgers AS l ON l.ledger_id IS NOT DISTINCT FROM f.ledger_id
-), payouts_before AS (
-    -- Dense ledgers: the payouts before each position, counted over the positions alone.
-    SELECT ledger_id, feed_seq,
-           coalesce(sum(CASE WHEN is_payout THEN 1 ELSE 0 END) OVER (
-               PARTITION BY ledger_id ORDER BY feed_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp
-    FROM marked WHERE dense
+), payouts AS (
+    -- Dense ledgers: each payout's number k (1, 2, ...) in its ledger, in feed order. Few rows.
+    SELECT ledger_id, feed_seq, row_number() OVER (PARTITION BY ledger_id ORDER BY feed_seq) AS k
+    FROM marked WHERE dense AND is_payout
+), payout_spans AS (
+    -- Dense ledgers: group k holds the positions after payout k up to payout k + 1 (included),
+    -- group 0 those up to the first payout, the last group those after the last payout.
+    SELECT ledger_id, coalesce(k, 0) AS grp, coalesce(feed_seq + 1, -9223372036854775807) AS lo,
+           coalesce(lead(feed_seq) OVER (PARTITION BY ledger_id ORDER BY k NULLS FIRST), 9223372036854775806) AS hi
+    FROM (SELECT ledger_id, feed_seq, k FROM payouts
+          UNION ALL SELECT ledger_id, NULL, NULL FROM ledgers WHERE dense)
 ), placed AS (
     -- pos: the entry's place in ledger order (on a dense ledger its position, which orders alike);
-    -- grp: the number of payouts before it, so a payout closes its own group.
-    SELECT m.*, m.feed_seq AS pos, p.grp
+    -- grp: the number of payouts before it, so a payout closes its own group. On a dense ledger an
+    -- entry finds its group among the few spans of its ledger (a payout a day: a few dozen), with
+    -- no sort of the whole ledger.
+    SELECT m.*, m.feed_seq AS pos, s.grp
     FROM marked AS m
-    JOIN payouts_before AS p ON p.ledger_id IS NOT DISTINCT FROM m.ledger_id AND p.feed_seq = m.feed_seq
+    JOIN payout_spans AS s ON s.ledger_id IS NOT DISTINCT FROM m.ledger_id AND m.feed_seq BETWEEN s.lo AND s.hi
     WHERE m.dense
     UNION ALL BY NAME
     SELECT *,
@@ -67,12 +74,10 @@ WITH ledgers AS (
                             ORDER BY CASE WHEN by_feed THEN feed_seq END, ledger_date, feed_seq NULLS LAST,
                                      date_seq NULLS LAST, time, entry_key)
 ), funds AS (
-    -- has_sales is only read for captures: only the Sales captures are looked up (a mark join, so
-    -- a pspReference on several Sales entries does not repeat the funds entry).
+    -- has_sales (only read for captures): the entry mirrors a Sales entry, i.e. it is none of the
+    -- few funds-only entries (a mark join on a small table).
     SELECT f.*,
-           EXISTS (SELECT 1 FROM stg_vipps_sales_settle AS s
-                   WHERE s.entry_type = 'capture' AND s.ledger_id = f.ledger_id
-                     AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference) AS has_sales
+           NOT EXISTS (SELECT 1 FROM stg_vipps_funds_unsold AS u WHERE u.entry_key = f.entry_key) AS has_sales
     FROM placed AS f
 ), per_type AS (
     -- Per group and type of the 'other' movements (other_type NULL: every other entry), so that the

@@ -1,9 +1,9 @@
 -- Sales API captures and refunds of the settlement read window (the period widened by $span days
 -- on both sides, like stg_vipps_funds.sql) of the ledgers with funds landed from there on, every payment
 -- type, one per natural key and content, each with its gross (amounts.gross, else the sum of its
--- lines) by absolute value. Used to tell which funds entries mirror a Sales entry (same ledger,
--- entry type and pspReference: looked up well beyond the matching window, so a funds entry just
--- past midnight still finds its Sales entry) and for the Sales side of the settlement summary.
+-- lines) by absolute value: the Sales entries NOT_SETTLED and SETTLEMENT_AMOUNT_MISMATCH check
+-- (settlement_check.sql) and the Sales side of the settlement summary. (Which funds entries mirror
+-- a Sales entry needs only its keys: stg_vipps_sales_keys.sql.)
 -- Nothing is read for a ledger without funds (stg_vipps_funds_ledgers.sql). A view over the Parquet
 -- files (the later copies of re-landed entries are stg_vipps_entries_dropped.sql): a step that does
 -- not read `amount` does not read the lines either.
@@ -22,6 +22,13 @@ WITH entries AS NOT MATERIALIZED (
     WHERE l.business_date BETWEEN $date_from - $span AND $date_to + $span
     GROUP BY l._parent_row_id
 )
+-- The entries with a gross (almost all) need no join: only the others look their lines up.
 SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,
-       abs(coalesce(e.gross, l.line_gross)) AS amount, e.business_date
+       abs(e.gross) AS amount, e.business_date
+FROM entries AS e
+WHERE e.gross IS NOT NULL
+UNION ALL
+SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,
+       abs(l.line_gross), e.business_date
 FROM entries AS e LEFT JOIN lines AS l ON l._parent_row_id = e._row_id
+WHERE e.gross IS NULL

@@ -3,7 +3,7 @@
 --     no Vipps-paid counterpart in Entur; the Control sheet counts them).
 -- (b) Report API funds entries of type capture or refund whose (ledger, entry type, pspReference)
 --     is no Sales API entry of any payment type: the Vipps products the Sales API does not cover
---     (ePayment). A funds entry mirroring an out-of-scope Sales entry is out of scope too. Its
+--     (ePayment: stg_vipps_funds_unsold.sql). A funds entry mirroring an out-of-scope Sales entry is out of scope too. Its
 --     business date is that of its `time` in the ledger's zone, like a Sales entry's.
 -- `vipps_api` says which API a row came from ('sales' | 'report'). Amounts are compared by absolute
 -- value: refunds land negative, credits are positive. A Sales entry without amounts counts its lines
@@ -32,8 +32,5 @@ WHERE e.in_scope
 UNION ALL
 SELECT f.entry_type, 'funds:' || f.entry_key, f.ledger_id, f.psp_reference, f.reference,
        strip_ref(f.reference, $prefix, $suffix), abs(f.amount), f.currency, f.business_date, f.time, 'report'
-FROM stg_vipps_funds AS f
-ANTI JOIN stg_vipps_sales_settle AS s
-    ON s.ledger_id = f.ledger_id AND s.entry_type = f.entry_type AND s.psp_reference = f.psp_reference
-WHERE f.entry_type IN ('capture', 'refund')
-  AND f.business_date BETWEEN $date_from - $window AND $date_to + $window
+FROM stg_vipps_funds_unsold AS f
+WHERE f.business_date BETWEEN $date_from - $window AND $date_to + $window
