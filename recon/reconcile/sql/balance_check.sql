@@ -20,14 +20,11 @@ WITH entries AS NOT MATERIALIZED (
     FROM (SELECT * FROM stg_vipps_funds UNION ALL SELECT * FROM stg_vipps_fees)
     WHERE feed = $feed
 ), dense AS (
-    -- The ledgers whose feed positions in the read window are unique and leave no gap, as recon
-    -- numbers them when it lands the feed: there the previous entry of each entry is the one a
-    -- position before it, found by a join rather than by sorting ten million entries. Any other
-    -- chain (a position repeated, or one missing within the window) is sorted (by_sort).
-    SELECT ledger_id FROM entries
-    WHERE feed_seq IS NOT NULL
-    GROUP BY ledger_id
-    HAVING count(*) = count(DISTINCT feed_seq) AND count(*) = max(feed_seq) - min(feed_seq) + 1
+    -- The ledgers whose feed positions in the read window are unique and leave no gap
+    -- (stg_vipps_chains.sql): there the previous entry of each entry is the one a position before
+    -- it, found by a join rather than by sorting ten million entries. Any other chain (a position
+    -- repeated, or one missing within the window) is sorted (by_sort).
+    SELECT ledger_id FROM stg_vipps_chains WHERE feed = $feed AND dense
 ), by_position AS (
     SELECT e.*, p.balance_after AS previous_balance_after
     FROM entries AS e

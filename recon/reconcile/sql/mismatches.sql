@@ -2,18 +2,15 @@
 -- currency, dates, ledger and a human explanation. A row belongs to the period of its earliest
 -- business date, so no exception is reported by two periods. Each branch below is named by the
 -- code(s) it writes; the branches are combined BY NAME, so a column a branch does not name is NULL.
-WITH matched_vipps AS (
-    SELECT vipps_id FROM key1
-    UNION ALL SELECT vipps_id FROM key2 WHERE vipps_id IS NOT NULL
-    UNION ALL SELECT id FROM duplicates WHERE side = 'vipps'
-), matched_entur AS (
-    SELECT entur_id FROM key1
-    UNION ALL SELECT entur_id FROM key2 WHERE entur_id IS NOT NULL
-    UNION ALL SELECT id FROM duplicates WHERE side = 'entur'
-), unmatched_vipps AS (
-    SELECT v.* FROM vipps_side AS v ANTI JOIN matched_vipps AS m ON m.vipps_id = v.vipps_id
+WITH unmatched_vipps AS (
+    -- Left by key 1 (leftover.sql: surplus duplicates set aside) and by key 2.
+    SELECT v.* FROM vipps_side AS v
+    SEMI JOIN leftover AS l ON l.side = 'vipps' AND l.id = v.vipps_id
+    ANTI JOIN key2 AS k ON k.vipps_id = v.vipps_id
 ), unmatched_entur AS (
-    SELECT e.* FROM entur_side AS e ANTI JOIN matched_entur AS m ON m.entur_id = e.entur_id
+    SELECT e.* FROM entur_side AS e
+    SEMI JOIN leftover AS l ON l.side = 'entur' AND l.id = e.entur_id
+    ANTI JOIN key2 AS k ON k.entur_id = e.entur_id
 ), vipps_rows AS (
     -- The Vipps entries that get a row of their own (and the Entur order of theirs, if any).
     SELECT v.* FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.id = v.vipps_id

@@ -27,11 +27,8 @@ WITH ledgers AS (
     -- chain in (a payout may be booked after an entry of the next ledger date). Otherwise, with
     -- entries landed only by date, by ledger date. Where the positions are also unique and leave no
     -- gap (as landing numbers a feed: `dense`), feed order is position order, and an entry's place
-    -- needs no sort of the whole ledger.
-    SELECT ledger_id, bool_and(feed_seq IS NOT NULL) AS by_feed,
-           bool_and(feed_seq IS NOT NULL) AND count(*) = count(DISTINCT feed_seq)
-               AND count(*) = max(feed_seq) - min(feed_seq) + 1 AS dense
-    FROM stg_vipps_funds GROUP BY ledger_id
+    -- needs no sort of the whole ledger (stg_vipps_chains.sql).
+    SELECT ledger_id, by_feed, by_feed AND dense AS dense FROM stg_vipps_chains WHERE feed = 'funds'
 ), marked AS NOT MATERIALIZED (
     SELECT f.ledger_id, f.entry_type, f.psp_reference, f.currency, f.ledger_date, f.feed_seq, f.date_seq, f.time,
            f.entry_key, f.amount, f.balance_before, f.balance_after, l.by_feed, l.dense,
