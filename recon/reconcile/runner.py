@@ -26,7 +26,8 @@ from recon.lake.store import Lake, new_run_id, replace_durably
 from recon.sqlfiles import bind, sql_text
 from recon.timeutil import today_in
 
-MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql", "macro_exception_id.sql"]
+MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql", "macro_exception_id.sql",
+          "macro_entur_id.sql"]
 
 # The Report API's funds and fees (and the Sales entries they are compared with) are read this many
 # days beyond the period on both sides (at least the matching window and a day): the settlement

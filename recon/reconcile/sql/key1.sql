@@ -2,13 +2,15 @@
 -- Almost every pspReference is on one entry per side: those pair at once; only the references
 -- repeated on either side are ranked (by time, then id) and paired by rank.
 -- Each pair carries both sides' columns that matches.sql shows, so that it need not look the pair's
--- entries up again.
+-- entries up again, and each side's row (its rowid in vipps_side, entur_side): the later steps join
+-- on those integers, not on the ids' text.
 WITH v AS NOT MATERIALIZED (
-    SELECT kind, psp_reference AS ref, vipps_id, time, order_key, ledger_id, reference, psp_reference,
+    SELECT kind, psp_reference AS ref, rowid AS vipps_row, vipps_id, time, order_key, ledger_id, reference, psp_reference,
            amount AS vipps_amount, currency AS vipps_currency, vipps_date, vipps_api
     FROM vipps_side WHERE psp_reference IS NOT NULL
 ), e AS NOT MATERIALIZED (
-    SELECT kind, external_transaction_id AS ref, entur_id, created_at, order_id, payment_id, credit_id,
+    SELECT kind, external_transaction_id AS ref, rowid AS entur_row,
+           entur_id(kind, payment_id, credit_id, transaction_id) AS entur_id, created_at, order_id, payment_id, credit_id,
            transaction_id AS entur_transaction_id, amount AS entur_amount, currency AS entur_currency, entur_date
     FROM entur_side
     WHERE external_transaction_id IS NOT NULL
@@ -30,12 +32,12 @@ WITH v AS NOT MATERIALIZED (
     SELECT e.*, row_number() OVER (PARTITION BY kind, ref ORDER BY created_at, entur_id) AS n
     FROM e SEMI JOIN repeated AS r USING (kind, ref)
 )
-SELECT v.kind, v.vipps_id, e.entur_id, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
+SELECT v.kind, v.vipps_row, e.entur_row, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
        e.payment_id, e.credit_id, e.entur_transaction_id, v.vipps_amount, e.entur_amount, v.vipps_currency,
        e.entur_currency, v.vipps_date, e.entur_date, v.vipps_api
 FROM v JOIN e USING (kind, ref) ANTI JOIN repeated AS r USING (kind, ref)
 UNION ALL
-SELECT v.kind, v.vipps_id, e.entur_id, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
+SELECT v.kind, v.vipps_row, e.entur_row, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
        e.payment_id, e.credit_id, e.entur_transaction_id, v.vipps_amount, e.entur_amount, v.vipps_currency,
        e.entur_currency, v.vipps_date, e.entur_date, v.vipps_api
 FROM ranked_v AS v JOIN ranked_e AS e USING (kind, ref, n)

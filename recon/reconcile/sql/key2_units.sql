@@ -9,18 +9,20 @@ WITH groups_v AS (
            string_agg(DISTINCT v.currency, ',' ORDER BY v.currency) AS vipps_currency,
            min(v.vipps_date) AS vipps_date,
            string_agg(DISTINCT v.vipps_api, ',' ORDER BY v.vipps_api) AS vipps_api
-    FROM key2 AS k JOIN vipps_side AS v USING (vipps_id)
+    FROM key2 AS k JOIN vipps_side AS v ON v.rowid = k.vipps_row
     GROUP BY k.kind, k.order_key
 ), groups_e AS (
-    SELECT k.kind, k.order_key, min(e.order_id) AS order_id,
-           string_agg(e.payment_id, ',' ORDER BY e.created_at, e.entur_id) AS payment_id,
-           string_agg(e.credit_id, ',' ORDER BY e.created_at, e.entur_id) AS credit_id,
-           string_agg(e.transaction_id, ',' ORDER BY e.created_at, e.entur_id) AS entur_transaction_id,
+    SELECT e.kind, e.order_key, min(e.order_id) AS order_id,
+           string_agg(e.payment_id, ',' ORDER BY e.created_at, e.tie) AS payment_id,
+           string_agg(e.credit_id, ',' ORDER BY e.created_at, e.tie) AS credit_id,
+           string_agg(e.transaction_id, ',' ORDER BY e.created_at, e.tie) AS entur_transaction_id,
            CAST(sum(e.amount) AS BIGINT) AS entur_amount,
            string_agg(DISTINCT e.currency, ',' ORDER BY e.currency) AS entur_currency,
            min(e.entur_date) AS entur_date
-    FROM key2 AS k JOIN entur_side AS e USING (entur_id)
-    GROUP BY k.kind, k.order_key
+    FROM (SELECT k.kind, k.order_key, e.* EXCLUDE (kind, order_key),
+                 entur_id(e.kind, e.payment_id, e.credit_id, e.transaction_id) AS tie
+          FROM key2 AS k JOIN entur_side AS e ON e.rowid = k.entur_row) AS e
+    GROUP BY e.kind, e.order_key
 )
 SELECT v.kind, 2 AS match_key, v.order_key, v.ledger_id, v.reference, v.psp_reference, e.order_id,
        e.payment_id, e.credit_id, e.entur_transaction_id, v.vipps_amount, e.entur_amount,

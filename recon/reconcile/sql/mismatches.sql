@@ -5,18 +5,18 @@
 WITH unmatched_vipps AS (
     -- Left by key 1 (leftover.sql: surplus duplicates set aside) and by key 2.
     SELECT v.* FROM vipps_side AS v
-    SEMI JOIN leftover AS l ON l.side = 'vipps' AND l.id = v.vipps_id
-    ANTI JOIN key2 AS k ON k.vipps_id = v.vipps_id
+    SEMI JOIN leftover AS l ON l.side = 'vipps' AND l.row = v.rowid
+    ANTI JOIN key2 AS k ON k.vipps_row = v.rowid
 ), unmatched_entur AS (
     SELECT e.* FROM entur_side AS e
-    SEMI JOIN leftover AS l ON l.side = 'entur' AND l.id = e.entur_id
-    ANTI JOIN key2 AS k ON k.entur_id = e.entur_id
+    SEMI JOIN leftover AS l ON l.side = 'entur' AND l.row = e.rowid
+    ANTI JOIN key2 AS k ON k.entur_row = e.rowid
 ), vipps_rows AS (
     -- The Vipps entries that get a row of their own (and the Entur order of theirs, if any).
-    SELECT v.* FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.id = v.vipps_id
+    SELECT v.* FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.row = v.rowid
     UNION ALL SELECT * FROM unmatched_vipps
 ), entur_rows AS (
-    SELECT e.* FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.id = e.entur_id
+    SELECT e.* FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.row = e.rowid
     UNION ALL SELECT * FROM unmatched_entur
 ), vipps_orders AS (
     -- Orders of the Sales entries (every payment type) and of the funds-only entries (vipps_side),
@@ -72,7 +72,7 @@ WITH unmatched_vipps AS (
            || (CASE WHEN v.vipps_api = 'report' THEN ' (a Report API funds entry; the Sales API has no such entry)'
                     ELSE '' END)
            AS explanation
-    FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.id = v.vipps_id
+    FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.row = v.rowid
     LEFT JOIN entur_orders AS o ON o.order_id = v.order_key
 
     UNION ALL BY NAME
@@ -82,7 +82,7 @@ WITH unmatched_vipps AS (
            e.currency, e.currency AS entur_currency, e.entur_date, e.entur_date AS row_date,
            'order ' || e.order_id || ' was captured again in Entur for ' || money(e.amount, e.currency)
            || ' (transaction ' || e.transaction_id || '); Vipps holds fewer captures of that amount' AS explanation
-    FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.id = e.entur_id
+    FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.row = e.rowid
     LEFT JOIN vipps_orders AS o ON o.order_key = e.order_key
 
     UNION ALL BY NAME
