@@ -36,11 +36,11 @@ MACROS = ["macro_money.sql", "macro_strip_ref.sql", "macro_rate_text.sql", "macr
 SETTLEMENT_SPAN_DAYS = 31
 
 # The steps in dependency order: name, SQL file and the parameters of this step only, if any.
-# The settlement steps come first: they read the Report API's funds and fees (views over the
-# Parquet files, one balance chain sorted at a time) and the Sales entries of the settlement read
-# window (a view too), while nothing large is held. The Vipps side and the VAT steps read the Sales
-# entries of the matching window (a view) and their order lines, then the Entur side is staged and
-# the sides are matched.
+# The steps that need neither side of the matching come first, while nothing large is held: the
+# settlement steps (the Report API's funds and fees, views over the Parquet files, one balance
+# chain sorted at a time, and the Sales entries of the settlement read window, a view too), the
+# booking checks, and the VAT steps (the Sales entries of the matching window, a view, and their
+# order lines). Then the Vipps side and the Entur side are staged and matched.
 STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
     ("stg_vipps_funds_copies", "stg_vipps_report_copies.sql", {"feed": "funds"}),
     ("stg_vipps_funds", "stg_vipps_funds.sql"),
@@ -57,10 +57,11 @@ STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
     ("stg_vipps_funds_unsold", "stg_vipps_funds_unsold.sql"),
     ("settlement_check", "settlement_check.sql"),
     ("settlement", "settlement_summary.sql"),
+    ("booking_check", "bookings.sql"),
     ("stg_vipps_entries", "stg_vipps_entries.sql"),
-    ("vipps_side", "vipps_side.sql"),
     ("vat_check", "vat_check.sql"),
     ("vat", "vat_summary.sql"),
+    ("vipps_side", "vipps_side.sql"),
     ("stg_payment_transactions", "stg_payment_transactions.sql"),
     ("stg_credit_transactions", "stg_credit_transactions.sql"),
     ("entur_side", "entur_side.sql"),
@@ -70,7 +71,6 @@ STEPS: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = [
     ("key2", "key2.sql"),
     ("key2_units", "key2_units.sql"),
     ("matches", "matches.sql"),
-    ("booking_check", "bookings.sql"),
     ("mismatches", "mismatches.sql"),
 ]
 # Steps run with DuckDB's build-side choice off, so that each join builds its hash table on the side

@@ -2,10 +2,10 @@
 -- the period. Entries without lines count under their sales category with VAT rate "unknown"
 -- (never guessed), as do lines without a rate or without a VAT amount (a rate with no VAT says
 -- nothing about the VAT). Refunds are negative, so they net out.
--- Funds-only captures and refunds (Report API entries no Sales entry mirrors: ePayment; see
--- vipps_side.sql) have no VAT data from Vipps: their gross (refunds negative) is a row of its own per
--- date and currency, VAT rate 'not reported by Vipps', net and VAT NULL, vat_reported false, so that
--- the summary ties to all Vipps money. Every other row has vat_reported true.
+-- Funds-only captures and refunds (Report API entries no Sales entry mirrors: ePayment;
+-- stg_vipps_funds_unsold.sql) have no VAT data from Vipps: their gross (refunds negative) is a row
+-- of its own per date and currency, VAT rate 'not reported by Vipps', net and VAT NULL,
+-- vat_reported false, so that the summary ties to all Vipps money. Every other row has vat_reported true.
 -- The check: check_difference = gross − net − VAT (a missing net or VAT counts as 0, as in the
 -- sheet's own cells), and check_note says why a row does not tie: lines whose net + VAT ≠ gross
 -- beyond vat_line_tolerance (VAT_MISMATCH, vat_check.sql), within it, or without a net; on a rate
@@ -57,13 +57,13 @@ SELECT g.business_date, g.currency, g.vat_rate_bp,
        END AS check_note
 FROM grouped AS g
 UNION ALL
-SELECT vipps_date AS business_date, currency, NULL::BIGINT AS vat_rate_bp, 'not reported by Vipps' AS vat_rate,
+SELECT business_date, currency, NULL::BIGINT AS vat_rate_bp, 'not reported by Vipps' AS vat_rate,
        false AS rate_known, '(none)' AS sales_category,
-       CAST(sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END) AS BIGINT) AS gross,
+       CAST(sum(CASE WHEN entry_type = 'refund' THEN -abs(amount) ELSE abs(amount) END) AS BIGINT) AS gross,
        NULL::BIGINT AS net, NULL::BIGINT AS vat, count(*) AS lines, count(*) AS entries,
-       vipps_date >= $today - $lag AS provisional, false AS vat_reported, NULL::BIGINT AS check_difference,
+       business_date >= $today - $lag AS provisional, false AS vat_reported, NULL::BIGINT AS check_difference,
        'VAT not reported by Vipps: Report API funds entries with no Sales API entry (ePayment)' AS check_note
-FROM vipps_side
-WHERE vipps_api = 'report' AND vipps_date BETWEEN $date_from AND $date_to
-GROUP BY vipps_date, currency
+FROM stg_vipps_funds_unsold
+WHERE business_date BETWEEN $date_from AND $date_to
+GROUP BY business_date, currency
 ORDER BY business_date, currency, vat_rate_bp DESC NULLS LAST, vat_reported DESC, sales_category
