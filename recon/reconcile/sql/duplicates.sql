@@ -1,8 +1,8 @@
--- DUPLICATE (its rows are written by mismatches.sql): one order's money recorded twice. On one side, for one order, two or more captures
--- (or Entur payment transactions) with different ids and the same amount, where the other side
--- holds fewer (but at least one) of that amount and the order's sums differ by exactly the
--- surplus. One row per surplus entry (`row`: its rowid in vipps_side or entur_side): those key 1 left unmatched first,
--- then the latest.
+-- DUPLICATE (its rows are written by mismatches.sql): one order's money recorded twice. On one
+-- side, for one order, two or more captures (or Entur payment transactions) of the same amount,
+-- where the other side holds fewer (but at least one) of that amount and the order's sums differ by
+-- exactly the surplus. One row per surplus entry (`row`: its rowid in vipps_side or entur_side):
+-- those key 1 left unmatched first, then the latest.
 WITH candidates AS (
     -- Only an order with two captures of one amount on one side can hold a duplicate: almost every
     -- order has none, so the rest of the check reads the few that do (all their captures, both sides).
