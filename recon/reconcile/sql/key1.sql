@@ -5,7 +5,8 @@
 -- entries up again, and each side's row (its rowid in vipps_side, entur_side): the later steps join
 -- on those integers, not on the ids' text.
 WITH v AS NOT MATERIALIZED (
-    SELECT kind, psp_reference AS ref, rowid AS vipps_row, vipps_id, time, order_key, ledger_id, reference, psp_reference,
+    SELECT kind, psp_reference AS ref, rowid AS vipps_row, vipps_id, time, order_key, ledger_id, reference,
+           psp_reference,
            amount AS vipps_amount, currency AS vipps_currency, vipps_date, vipps_api
     FROM vipps_side WHERE psp_reference IS NOT NULL
 ), e AS NOT MATERIALIZED (

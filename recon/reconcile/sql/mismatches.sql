@@ -11,13 +11,16 @@ WITH unmatched_vipps AS (
     SELECT e.* FROM entur_side AS e
     SEMI JOIN leftover AS l ON l.side = 'entur' AND l.row = e.rowid
     ANTI JOIN key2 AS k ON k.entur_row = e.rowid
+), duplicate_vipps AS (
+    -- The surplus entries duplicates.sql picked, each side's.
+    SELECT v.* FROM vipps_side AS v SEMI JOIN duplicates AS d ON d.side = 'vipps' AND d.row = v.rowid
+), duplicate_entur AS (
+    SELECT e.* FROM entur_side AS e SEMI JOIN duplicates AS d ON d.side = 'entur' AND d.row = e.rowid
 ), vipps_rows AS (
     -- The Vipps entries that get a row of their own (and the Entur order of theirs, if any).
-    SELECT v.* FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.row = v.rowid
-    UNION ALL SELECT * FROM unmatched_vipps
+    SELECT * FROM duplicate_vipps UNION ALL SELECT * FROM unmatched_vipps
 ), entur_rows AS (
-    SELECT e.* FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.row = e.rowid
-    UNION ALL SELECT * FROM unmatched_entur
+    SELECT * FROM duplicate_entur UNION ALL SELECT * FROM unmatched_entur
 ), vipps_orders AS (
     -- Orders of the Sales entries (every payment type) and of the funds-only entries (vipps_side),
     -- for the Entur rows only (the few that need one: every other order is never looked up). The
@@ -72,7 +75,7 @@ WITH unmatched_vipps AS (
            || (CASE WHEN v.vipps_api = 'report' THEN ' (a Report API funds entry; the Sales API has no such entry)'
                     ELSE '' END)
            AS explanation
-    FROM duplicates AS d JOIN vipps_side AS v ON d.side = 'vipps' AND d.row = v.rowid
+    FROM duplicate_vipps AS v
     LEFT JOIN entur_orders AS o ON o.order_id = v.order_key
 
     UNION ALL BY NAME
@@ -82,7 +85,7 @@ WITH unmatched_vipps AS (
            e.currency, e.currency AS entur_currency, e.entur_date, e.entur_date AS row_date,
            'order ' || e.order_id || ' was captured again in Entur for ' || money(e.amount, e.currency)
            || ' (transaction ' || e.transaction_id || '); Vipps holds fewer captures of that amount' AS explanation
-    FROM duplicates AS d JOIN entur_side AS e ON d.side = 'entur' AND d.row = e.rowid
+    FROM duplicate_entur AS e
     LEFT JOIN vipps_orders AS o ON o.order_key = e.order_key
 
     UNION ALL BY NAME

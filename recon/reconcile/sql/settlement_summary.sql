@@ -46,7 +46,8 @@ WITH ledgers AS (
     FROM marked WHERE dense AND is_payout
 ), payout_spans AS (
     -- Dense ledgers: group k holds the positions after payout k up to payout k + 1 (included),
-    -- group 0 those up to the first payout, the last group those after the last payout.
+    -- group 0 those up to the first payout, the last group those after the last payout (the
+    -- open ends are the least and greatest BIGINT but one, so BETWEEN needs no NULL case).
     SELECT ledger_id, coalesce(k, 0) AS grp, coalesce(feed_seq + 1, -9223372036854775807) AS lo,
            coalesce(lead(feed_seq) OVER (PARTITION BY ledger_id ORDER BY k NULLS FIRST), 9223372036854775806) AS hi
     FROM (SELECT ledger_id, feed_seq, k FROM payouts

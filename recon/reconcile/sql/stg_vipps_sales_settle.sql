@@ -22,13 +22,6 @@ WITH entries AS NOT MATERIALIZED (
     WHERE l.business_date BETWEEN $date_from - $span AND $date_to + $span
     GROUP BY l._parent_row_id
 )
--- The entries with a gross (almost all) need no join: only the others look their lines up.
 SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,
-       abs(e.gross) AS amount, e.business_date
-FROM entries AS e
-WHERE e.gross IS NOT NULL
-UNION ALL
-SELECT e.entry_key, e.ledger_id, e.entry_type, e.psp_reference, e.reference, e.currency, e.payment_type,
-       abs(l.line_gross), e.business_date
+       abs(coalesce(e.gross, l.line_gross)) AS amount, e.business_date
 FROM entries AS e LEFT JOIN lines AS l ON l._parent_row_id = e._row_id
-WHERE e.gross IS NULL

@@ -5,7 +5,8 @@
 -- Funds-only captures and refunds (Report API entries no Sales entry mirrors: ePayment;
 -- stg_vipps_funds_unsold.sql) have no VAT data from Vipps: their gross (refunds negative) is a row
 -- of its own per date and currency, VAT rate 'not reported by Vipps', net and VAT NULL,
--- vat_reported false, so that the summary ties to all Vipps money. Every other row has vat_reported true.
+-- vat_reported false, so that the summary ties to all Vipps money. Every other row has
+-- vat_reported true.
 -- The check: check_difference = gross − net − VAT (a missing net or VAT counts as 0, as in the
 -- sheet's own cells), and check_note says why a row does not tie: lines whose net + VAT ≠ gross
 -- beyond vat_line_tolerance (VAT_MISMATCH, vat_check.sql), within it, or without a net; on a rate

@@ -3,8 +3,9 @@
 --     no Vipps-paid counterpart in Entur; the Control sheet counts them).
 -- (b) Report API funds entries of type capture or refund whose (ledger, entry type, pspReference)
 --     is no Sales API entry of any payment type: the Vipps products the Sales API does not cover
---     (ePayment: stg_vipps_funds_unsold.sql). A funds entry mirroring an out-of-scope Sales entry is out of scope too. Its
---     business date is that of its `time` in the ledger's zone, like a Sales entry's.
+--     (ePayment: stg_vipps_funds_unsold.sql). A funds entry mirroring an out-of-scope Sales
+--     entry is out of scope too. Its business date is that of its `time` in the ledger's zone,
+--     like a Sales entry's.
 -- `vipps_api` says which API a row came from ('sales' | 'report'). Amounts are compared by absolute
 -- value: refunds land negative, credits are positive. A Sales entry without amounts counts its lines
 -- (which share its business date).
