@@ -61,6 +61,8 @@ def test_ingest_bench_prints_recons_share_of_the_serve_rate(tmp_path):
     assert r["serve_per_s"] > 0 and r["recon_per_s"] > 0
     assert abs(r["share"] - r["recon_per_s"] / r["serve_per_s"]) < 1e-9
     assert r["pages"] == 3  # pages of 1000, the same pages recon reads
+    # Both processes did work for these records (NaN, where /proc cannot tell, fails too).
+    assert r["sandbox_cpu_us"] > 0 and r["recon_cpu_us"] > 0
     assert re.search(r"^\s+3,000\s+[\d,]+\s+[\d.]+\s+[\d,]+\s+\d+%", stdout, re.M)
 
 
