@@ -38,7 +38,7 @@ from typing import Any, overload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import machine, machine_line
+from _measure import cpu_seconds, machine, machine_busy_seconds, machine_line
 
 LEDGER = "9000001"
 DAY = "2026-10-24"
@@ -211,15 +211,24 @@ def run(n: int, keep: Path | None = None) -> dict[str, Any]:
         env = {**os.environ, **secret_env(creds, sandbox_private_key_pem())}
         cmd = [sys.executable, "-m", "recon.cli", "--log-format", "json", "run", "--config", str(cfg),
                "--from", DAY, "--to", DAY]
+        # CPU seconds: the sandbox's (still running, so read from /proc), the recon process's own
+        # (waited for: RUSAGE_CHILDREN; its pull processes come from a fork server, so they are
+        # not in it), and the whole machine's, of which the rest is those pulls and anything else.
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sandbox_cpu, busy = cpu_seconds(server.pid), machine_busy_seconds()
         started, t0 = time.time(), time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - t0
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        sandbox_cpu, busy = cpu_seconds(server.pid) - sandbox_cpu, machine_busy_seconds() - busy
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        recon_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        peak = after.ru_maxrss / 1024
     finally:
         stop.set()
         server.join(timeout=10)
     try:
-        return _figures(root, proc, started, seconds, serve_start, peak, n)
+        return {**_figures(root, proc, started, seconds, serve_start, peak, n),
+                "sandbox_cpu_seconds": sandbox_cpu, "recon_main_cpu_seconds": recon_cpu, "machine_busy_seconds": busy}
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -265,6 +274,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                        for k in ("startup", "pull", "reconcile", "report") if k in r)
     print(f"recon run, one day of {args.n:,} entries per source: {r['seconds']:.1f}s  ({shares});"
           f" peak RSS of the main process {r['peak_rss_mb']:.0f} MB; exit {r['exit_code']}")
+    rest = r["machine_busy_seconds"] - r["sandbox_cpu_seconds"] - r["recon_main_cpu_seconds"]
+    print(f"  CPU: the machine busy {r['machine_busy_seconds']:.1f}s of the {info['cores'] * r['seconds']:.1f}s"
+          f" its {info['cores']} cores had: the sandbox {r['sandbox_cpu_seconds']:.1f}s, recon's main process"
+          f" {r['recon_main_cpu_seconds']:.1f}s, recon's pull processes and anything else {rest:.1f}s")
     print("  records pulled: " + ", ".join(f"{k} {v:,}" + (f" in {r['source_seconds'][k]:.1f}s" if k in
                                                           r["source_seconds"] else "")
                                        for k, v in sorted(r["records"].items()) if v is not None))

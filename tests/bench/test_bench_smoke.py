@@ -100,3 +100,6 @@ def test_end_to_end_bench_runs_recon_run_on_a_day(tmp_path):
     assert all(r[phase] > 0 for phase in ("startup", "pull", "reconcile", "report"))
     assert sum(r[phase] for phase in ("startup", "pull", "reconcile", "report")) <= r["seconds"] + 0.5
     assert "0 exceptions" in stdout  # the day's sources agree
+    # Both sides' CPU was counted, within what the machine spent.
+    assert r["sandbox_cpu_seconds"] > 0 and r["recon_main_cpu_seconds"] > 0
+    assert r["sandbox_cpu_seconds"] + r["recon_main_cpu_seconds"] <= r["machine_busy_seconds"] + 0.1
