@@ -20,6 +20,9 @@ lake's ``_tmp`` sampled for the bytes DuckDB spilled, interleaved --repeat times
   and credit transactions of the read window, join them on pspReference = externalTransactionId,
   compute the outcome (currency, amount, timing) and write a ``recon_matches``-like file sorted as
   recon sorts it, on a connection set up as recon's (its views, memory_limit, temp_directory);
+* ``reads``: what reconcile reads, read once: of each landed table, the columns its SQL names, over
+  the days it reads (its partition filters, widest), decoded and hashed; no join, no sort, no write.
+  What the checks beyond key 1 (VAT, settlement, balances, bookings, versions) must at least read;
 * ``bare join``: count(*) of that join, same connection;
 * ``pandas``: the same columns read with pyarrow into pandas, merged, outcome computed.
 
@@ -43,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _lake
 from _measure import in_child, machine, machine_line, median
 
-STEPS = ("recon", "floor", "bare join", "pandas")
+STEPS = ("recon", "floor", "reads", "bare join", "pandas")
 
 
 def _config(lake: Path) -> Any:
@@ -135,6 +138,39 @@ def run_floor(lake: str, first: int, last: int, today: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "rows": int(rows)}
 
 
+def _read_windows(first: int, last: int, window: int, span: int) -> dict[str, tuple[int, int | None]]:
+    """The days of each landed table that reconcile reads (its SQL's partition filters, widest)."""
+    wide, near = (first - span, last + span), (first - window, last + window)
+    return {"raw_vipps_sales_entries": wide, "raw_vipps_sales_lines": wide, "raw_vipps_funds_entries": wide,
+            "raw_vipps_fees_entries": wide, "raw_entur_payment_transactions": near,
+            "raw_entur_credit_transactions": near, "raw_entur_payments": near, "raw_entur_credits": near,
+            "raw_samtrafiken_booking_events": (first, None)}
+
+
+def run_reads(lake: str, first: int, last: int, today: int) -> dict[str, Any]:
+    """Read once what reconcile reads: of each landed table, every column its SQL names, over the
+    days it reads, decoded (hashed) and nothing else: no join, no sort, nothing written."""
+    import re
+
+    from recon.reconcile.runner import read_span
+    from recon.sqlfiles import sql_text
+
+    root = Path(lake)
+    settings = _config(root).reconcile
+    sql_dir = Path(__file__).resolve().parent.parent / "recon" / "reconcile" / "sql"
+    named = {w for f in sql_dir.glob("*.sql") for w in re.findall(r"[a-z_]+", sql_text("recon.reconcile", f.name))}
+    t0 = time.perf_counter()
+    con = _connection(root)
+    rows = 0
+    for table, (lo, hi) in _read_windows(first, last, settings.window_days, read_span(settings)).items():
+        columns = [c for (c,) in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall() if c in named]
+        until = f" AND business_date <= DATE '{_lake.day(hi)}'" if hi is not None else ""
+        rows += con.execute(f"SELECT count(*), sum(hash({', '.join(columns)})) FROM {table} "
+                            f"WHERE business_date >= DATE '{_lake.day(lo)}'{until}").fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - t0, "rows": rows}
+
+
 def run_bare(lake: str, first: int, last: int, today: int) -> dict[str, Any]:
     root = Path(lake)
     window = _config(root).reconcile.window_days
@@ -196,7 +232,7 @@ def run_pandas(lake: str, first: int, last: int, today: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "rows": len(m)}
 
 
-RUNNERS = {"recon": run_recon, "floor": run_floor, "bare join": run_bare, "pandas": run_pandas}
+RUNNERS = {"recon": run_recon, "floor": run_floor, "reads": run_reads, "bare join": run_bare, "pandas": run_pandas}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -256,7 +292,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{step:10s} {t['seconds']:8.2f} {t['x_floor']:8.2f} {t['peak_rss_mb']:12.0f} "
                   f"{t['spilled_mb']:11.0f} {t['rows']:11,}")
         print("(rows: recon_matches of the period, all outcomes; floor: the rows it wrote, re-landed copies not\n"
-              " removed; bare join: its count; pandas: its merged rows of the period)")
+              " removed; reads: the landed rows reconcile reads; bare join: its count; pandas: its merged rows of\n"
+              " the period)")
         by_code = runs["recon"][-1]["by_code"]
         key = _lake.answer_key(args.n, args.days, (first, last), plant=args.plant)
         print(f"\n{'code':30s} {'recon':>7s} {'planted':>8s}")

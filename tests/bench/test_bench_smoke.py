@@ -40,7 +40,7 @@ def test_reconcile_bench_lake_yields_exactly_the_planted_codes(tmp_path):
     assert all(count > 0 for count in r["answer_key"].values())
     assert r["by_code"] == r["answer_key"]
     # Every step ran, in a process of its own, and the table printed parses.
-    assert set(r["steps"]) == {"recon", "floor", "bare join", "pandas"}
+    assert set(r["steps"]) == {"recon", "floor", "reads", "bare join", "pandas"}
     assert r["steps"]["floor"]["x_floor"] == 1.0
     for step, figures in r["steps"].items():
         assert figures["seconds"] > 0 and figures["peak_rss_mb"] > 50 and figures["rows"] > 0
@@ -49,6 +49,9 @@ def test_reconcile_bench_lake_yields_exactly_the_planted_codes(tmp_path):
         assert int(line.group(5).replace(",", "")) == figures["rows"]
     # The floor, the bare join and pandas read the same rows of the period.
     assert r["steps"]["floor"]["rows"] == r["steps"]["bare join"]["rows"] == r["steps"]["pandas"]["rows"]
+    # What reconcile reads is more than the floor's two sides (the lines, the Report API feeds, the
+    # bookings...) and no more than the lake holds.
+    assert r["steps"]["floor"]["rows"] < r["steps"]["reads"]["rows"] <= sum(r["lake"]["rows"].values())
     # The lake spans days beyond the read window, spread over every partition of its days.
     assert r["lake"]["files"] > 6 * 9 and r["lake"]["rows"]["vipps_sales_lines"] > r["lake"]["rows"][
         "vipps_sales_entries"]
