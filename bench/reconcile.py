@@ -139,7 +139,9 @@ def run_floor(lake: str, first: int, last: int, today: int) -> dict[str, Any]:
 
 
 def _read_windows(first: int, last: int, window: int, span: int) -> dict[str, tuple[int, int | None]]:
-    """The days of each landed table that reconcile reads (its SQL's partition filters, widest)."""
+    """The days of each landed table that reconcile reads (its SQL's partition filters, widest; the
+    Entur orders, which the mismatches look up over all their history, over the matching window
+    only, so that this stays a floor)."""
     wide, near = (first - span, last + span), (first - window, last + window)
     return {"raw_vipps_sales_entries": wide, "raw_vipps_sales_lines": wide, "raw_vipps_funds_entries": wide,
             "raw_vipps_fees_entries": wide, "raw_entur_payment_transactions": near,
@@ -151,14 +153,14 @@ def run_reads(lake: str, first: int, last: int, today: int) -> dict[str, Any]:
     """Read once what reconcile reads: of each landed table, every column its SQL names, over the
     days it reads, decoded (hashed) and nothing else: no join, no sort, nothing written."""
     import re
+    from importlib.resources import files
 
     from recon.reconcile.runner import read_span
-    from recon.sqlfiles import sql_text
 
     root = Path(lake)
     settings = _config(root).reconcile
-    sql_dir = Path(__file__).resolve().parent.parent / "recon" / "reconcile" / "sql"
-    named = {w for f in sql_dir.glob("*.sql") for w in re.findall(r"[a-z_]+", sql_text("recon.reconcile", f.name))}
+    named = {word for f in files("recon.reconcile").joinpath("sql").iterdir() if f.name.endswith(".sql")
+             for word in re.findall(r"[a-z_]+", f.read_text(encoding="utf-8"))}
     t0 = time.perf_counter()
     con = _connection(root)
     rows = 0
