@@ -225,7 +225,7 @@ def write_vat(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict
 def write_settlement(book: ReportWorkbook, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> SheetResult:
     """Per ledger and payout the settlement proof; below it the fees per ledger date."""
     fees = Block(SETTLEMENT_FEES, fetch(con, "settlement_fees.sql", params),
-                 title="Fees per ledger date (fees feed; effective rate = fees ÷ the funds captures of that date)")
+                 title="Fees per ledger date (fees feed; effective rate = −fees ÷ the funds captures of that date)")
     return book.table(SETTLEMENT.name, SETTLEMENT.columns, stream(con, SETTLEMENT.sql, params), after=[fees])
 
 
